@@ -1,0 +1,7 @@
+"""ASGI entry that `streamlit run app.py` starts: Streamlit plus our HTTP routes and headers."""
+
+import streamlit as st
+
+from rcp import web
+
+app = st.App("rcp_app.py", routes=web.routes(), middleware=web.middleware())

@@ -1,0 +1,62 @@
+"""Accès aux cas: for an RCP's coordinators, who opened each case of the RCP (from the audit)."""
+
+import streamlit as st
+
+from rcp import audit, directory
+from rcp.dates import format_datetime
+from rcp.errors import RcpError
+from rcp.ui import paging
+from rcp.ui.context import db, require_user, show_error
+from rcp.ui.text import escape_markdown
+
+PAGE_SIZE = 10
+
+user = require_user()
+st.title("Accès aux cas")
+st.caption(
+    "Qui a ouvert chaque cas de votre RCP, ou téléchargé ses fichiers et sa fiche, d'après le "
+    "journal d'audit."
+)
+with db() as session:
+    rcps = {
+        rcp_id: directory.trail(session, rcp_id).rcp.name
+        for rcp_id in directory.coordinated_rcp_ids(session, user)
+    }
+if not rcps:
+    st.error("Cette page est réservée à l'assistant(e) et aux médecins référents d'une RCP.")
+    st.stop()
+
+rcp_id = st.selectbox("RCP", options=list(rcps), format_func=lambda i: rcps[i], key="acces_cas_rcp")
+try:
+    with db() as session:
+        total = audit.count_rcp_cases(session, actor=user, rcp_id=rcp_id)
+        page = paging.paginate(total, key="acces_cas", size=PAGE_SIZE, reset_on=rcp_id)
+        rows = audit.rcp_case_access(
+            session, actor=user, rcp_id=rcp_id, limit=page.limit, offset=page.offset
+        )
+except RcpError as error:
+    show_error(error)
+    st.stop()
+
+if not rows:
+    st.info("Aucun cas n'a encore été soumis à cette RCP.")
+for row in rows:
+    title = (
+        f"Cas n° {row.case_id} — {escape_markdown(row.patient)} "
+        f"(séance du {format_datetime(row.meeting_starts_at)}) — {len(row.readers)} lecteur(s)"
+    )
+    with st.expander(title, key=f"acces_cas_{row.case_id}"):
+        if not row.readers:
+            st.write("Personne n'a encore ouvert ce cas.")
+            continue
+        # A markdown table, not st.dataframe: a handful of rows, far cheaper to draw.
+        st.markdown(
+            "| médecin | ouvertures | téléchargements | première fois | dernière fois |\n"
+            "|---|--:|--:|---|---|\n"
+            + "\n".join(
+                f"| {escape_markdown(reader.name)} | {reader.views} | {reader.downloads} "
+                f"| {format_datetime(reader.first_at)} | {format_datetime(reader.last_at)} |"
+                for reader in row.readers
+            )
+        )
+paging.controls(page, key="acces_cas", where="bas")

@@ -1,0 +1,42 @@
+"""Administration: the outbox (emails and SMS kept here while no transport is configured)."""
+
+import streamlit as st
+
+from rcp import accounts
+from rcp.config import get_settings
+from rcp.dates import format_datetime
+from rcp.ui import paging
+from rcp.ui.context import db, require_admin_page
+
+PAGE_SIZE = 20
+
+admin = require_admin_page()
+settings = get_settings()
+st.title("Boîte d'envoi")
+st.caption(
+    "E-mails : "
+    + ("serveur SMTP configuré" if settings.smtp_configured else "conservés ici")
+    + " · SMS : "
+    + ("passerelle configurée" if settings.sms_configured else "conservés ici")
+)
+
+to = st.text_input("Destinataire (e-mail ou numéro au format +33…)", key="outbox_to").strip()
+with db() as session:
+    total = accounts.count_outbox(session, actor=admin, to=to or None)
+    page = paging.current_page(total, key="outbox", size=PAGE_SIZE, reset_on=to)
+    messages = accounts.read_outbox(
+        session, actor=admin, to=to or None, limit=page.limit, offset=page.offset
+    )
+
+if not messages:
+    st.info("Aucun message pour ce destinataire." if to else "Aucun message.")
+paging.controls(page, key="outbox")
+for message in messages:
+    icon = "✉️" if message.channel == "email" else "📱"
+    title = message.subject or (message.body or "")[:60]
+    with st.expander(f"{icon} {format_datetime(message.created_at)} · {message.to} · {title}"):
+        st.caption(f"Statut : {message.status}" + (f" · {message.error}" if message.error else ""))
+        st.text(message.body or "(contenu remis au transport, non conservé)")
+        for attachment in message.attachments or []:
+            st.caption(f"Pièce jointe : {attachment['filename']}")
+paging.controls(page, key="outbox", where="bas")

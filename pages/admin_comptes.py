@@ -1,0 +1,91 @@
+"""Administration: accounts (disable, reactivate, unlock, reset second factor, end sessions)."""
+
+import streamlit as st
+
+from rcp import accounts, auth
+from rcp.dates import format_datetime
+from rcp.errors import RcpError
+from rcp.models import UserStatus, utcnow
+from rcp.ui import paging
+from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+from rcp.validation import mask_phone
+
+STATUS_LABELS = {
+    UserStatus.pending: "en attente",
+    UserStatus.active: "actif",
+    UserStatus.rejected: "refusé",
+    UserStatus.disabled: "désactivé",
+}
+
+PAGE_SIZE = 20
+
+admin = require_admin_page()
+show_flash()
+st.title("Comptes")
+
+search_col, status_col = st.columns([3, 1])
+search = search_col.text_input("Rechercher (nom, prénom, e-mail)", key="comptes_search")
+status_label = status_col.selectbox(
+    "Statut", ["tous", *STATUS_LABELS.values()], key="comptes_status"
+)
+status = next((s for s, label in STATUS_LABELS.items() if label == status_label), None)
+
+with db() as session:
+    total = accounts.count_users(session, actor=admin, search=search, status=status)
+    page = paging.current_page(total, key="comptes", size=PAGE_SIZE, reset_on=(search, status))
+    users = accounts.list_users(
+        session, actor=admin, search=search, status=status, limit=page.limit, offset=page.offset
+    )
+
+
+def _act(action, user_id: int, message: str) -> None:
+    try:
+        with db() as session:
+            action(session, actor=session.merge(admin), user_id=user_id)
+    except RcpError as error:
+        show_error(error)
+    else:
+        flash(message)
+        st.rerun()
+
+
+if not users:
+    st.info("Aucun compte ne correspond à cette recherche.")
+else:
+    st.caption(f"{total} compte(s) trouvé(s).")
+paging.controls(page, key="comptes")
+now = utcnow()
+for user in users:
+    locked = user.locked_until is not None and user.locked_until > now
+    with st.expander(
+        f"{user.last_name.upper()} {user.first_name} — {STATUS_LABELS[UserStatus(user.status)]}"
+        + (" · administrateur" if user.is_admin else "")
+        + (" · bloqué" if locked else "")
+    ):
+        st.markdown(
+            f"{user.email} · {mask_phone(user.phone)} · {user.specialty}, {user.institution}  \n"
+            f"Inscrit le {format_datetime(user.created_at)} · dernière connexion "
+            f"{format_datetime(user.last_sign_in_at)} · application d'authentification : "
+            f"{'oui' if user.totp_secret else 'non'}"
+        )
+        # One horizontal container, not four columns: fewer elements per account.
+        with st.container(horizontal=True):
+            if user.status == UserStatus.active and user.id != admin.id:
+                if st.button("Désactiver", key=f"comptes_disable_{user.id}"):
+                    _act(accounts.disable, user.id, f"Compte de {user.full_name} désactivé.")
+            if user.status == UserStatus.disabled:
+                if st.button("Réactiver", key=f"comptes_reactivate_{user.id}"):
+                    _act(accounts.reactivate, user.id, f"Compte de {user.full_name} réactivé.")
+            if locked and st.button("Débloquer", key=f"comptes_unlock_{user.id}"):
+                _act(accounts.unlock, user.id, f"Compte de {user.full_name} débloqué.")
+            if user.totp_secret and st.button(
+                "Réinitialiser le 2e facteur", key=f"comptes_reset2fa_{user.id}"
+            ):
+                _act(
+                    accounts.reset_second_factor,
+                    user.id,
+                    f"Application d'authentification de {user.full_name} retirée.",
+                )
+            if st.button("Fermer ses sessions", key=f"comptes_end_sessions_{user.id}"):
+                _act(auth.end_all_sessions, user.id, f"Sessions de {user.full_name} fermées.")
+paging.controls(page, key="comptes", where="bas")

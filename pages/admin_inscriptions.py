@@ -1,0 +1,98 @@
+"""Administration: the queue of registrations to approve or reject."""
+
+import streamlit as st
+
+from rcp import accounts, invites
+from rcp.dates import format_date, format_datetime, to_paris
+from rcp.errors import RcpError
+from rcp.ui import paging
+from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+
+PAGE_SIZE = 10
+REFUSING = "inscriptions_refusing"  # id of the request whose refusal form is open
+
+
+def _refusing(user_id: int | None) -> None:
+    st.session_state[REFUSING] = user_id
+
+
+admin = require_admin_page()
+show_flash()
+st.title("Inscriptions à valider")
+
+with db() as session:
+    total = accounts.count_pending(session, actor=admin)
+    page = paging.current_page(total, key="inscriptions", size=PAGE_SIZE)
+    pending = accounts.list_pending(session, actor=admin, limit=page.limit, offset=page.offset)
+    # The invitation each request came with, if any: context for the decision.
+    contexts = invites.invite_contexts(session, actor=admin, users=pending)
+
+if not pending:
+    st.info("Aucune inscription en attente.", icon=":material/done_all:")
+else:
+    st.caption(f"{total} inscription(s) en attente, la plus ancienne en premier.")
+paging.controls(page, key="inscriptions")
+
+for user in pending:
+    with st.container(border=True, key=f"inscriptions_card_{user.id}"):
+        st.markdown(
+            f"**{user.last_name.upper()} {user.first_name}** — {user.specialty}, "
+            f"{user.institution}  \n{user.email} · RPPS : {user.rpps or 'non renseigné'} · "
+            f"demande du {format_datetime(user.created_at)}"
+        )
+        context = contexts.get(user.id)
+        if context is not None:
+            st.markdown(
+                f":material/forward_to_inbox: Invité par **{context.inviter_name}** le "
+                f"{format_date(to_paris(context.invite.created_at).date())}"
+            )
+            if context.invite.message:
+                st.text(f"Message : « {context.invite.message} »")
+        # Buttons in one horizontal container; the refusal form is drawn only for the
+        # request being refused (not a popover per request): fewer elements per rerun.
+        with st.container(horizontal=True):
+            if st.button(
+                "Valider",
+                key=f"inscriptions_approve_{user.id}",
+                type="primary",
+                icon=":material/check:",
+            ):
+                try:
+                    with db() as session:
+                        accounts.approve(session, actor=session.merge(admin), user_id=user.id)
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    flash(f"Inscription de {user.full_name} validée ; un e-mail lui a été envoyé.")
+                    st.rerun()
+            st.button(
+                "Refuser",
+                key=f"inscriptions_reject_{user.id}",
+                icon=":material/close:",
+                on_click=_refusing,
+                args=(user.id,),
+                disabled=st.session_state.get(REFUSING) == user.id,
+            )
+        if st.session_state.get(REFUSING) == user.id:
+            with st.form(f"inscriptions_reject_form_{user.id}"):
+                reason = st.text_area(
+                    "Motif du refus (envoyé au demandeur)",
+                    key=f"inscriptions_reason_{user.id}",
+                    max_chars=1000,
+                )
+                with st.container(horizontal=True):
+                    confirmed = st.form_submit_button("Confirmer le refus", type="primary")
+                    st.form_submit_button("Annuler", on_click=_refusing, args=(None,))
+            if confirmed:
+                try:
+                    with db() as session:
+                        accounts.reject(
+                            session, actor=session.merge(admin), user_id=user.id, reason=reason
+                        )
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    st.session_state.pop(REFUSING, None)
+                    flash(f"Inscription de {user.full_name} refusée ; un e-mail lui a été envoyé.")
+                    st.rerun()
+paging.controls(page, key="inscriptions", where="bas")

@@ -1,0 +1,93 @@
+"""Administration: the audit log, filtered, paged and exported as CSV."""
+
+import datetime as dt
+
+import streamlit as st
+
+from rcp import audit
+from rcp.dates import format_datetime, today_paris
+from rcp.errors import RcpError
+from rcp.models import User
+from rcp.ui.context import db, require_admin_page, show_error
+
+PAGE_SIZE = 50
+
+admin = require_admin_page()
+st.title("Journal d'audit")
+st.caption(
+    "Chaque lecture d'un cas, téléchargement de fichier ou de fiche et chaque changement "
+    "d'état est enregistré : qui, quand, quoi. Le journal est conservé selon le réglage de "
+    "conservation (12 mois par défaut, jamais moins de 6)."
+)
+
+with st.form("journal_filters"):
+    c1, c2, c3 = st.columns(3)
+    action = c1.text_input("Action (début du nom, ex. « auth. »)", key="journal_action")
+    who = c2.text_input("Utilisateur (e-mail ou nom)", key="journal_user")
+    target_type = c3.text_input("Type de cible (ex. case)", key="journal_target_type")
+    c4, c5, c6 = st.columns(3)
+    since = c4.date_input("Du", value=None, key="journal_since", format="DD/MM/YYYY")
+    until = c5.date_input("Au (inclus)", value=None, key="journal_until", format="DD/MM/YYYY")
+    target_id = c6.number_input(
+        "N° de la cible", min_value=0, value=None, step=1, key="journal_target_id"
+    )
+    st.form_submit_button("Filtrer", icon=":material/filter_alt:")
+
+spec = audit.AuditFilter(
+    action=action,
+    user=who,
+    since=since if isinstance(since, dt.date) else None,
+    until=until if isinstance(until, dt.date) else None,
+    target_type=target_type,
+    target_id=int(target_id) if target_id is not None else None,
+)
+page_number = int(st.session_state.get("journal_page") or 1)
+try:
+    with db() as session:
+        result = audit.search(
+            session, actor=admin, spec=spec, page=page_number, page_size=PAGE_SIZE
+        )
+except RcpError as error:
+    show_error(error)
+    st.stop()
+
+st.write(f"**{result.total}** événement(s) — page {result.page} sur {result.pages}")
+st.dataframe(
+    [
+        {
+            "n°": row.id,
+            "date": format_datetime(row.created_at),
+            "action": row.action,
+            "acteur": row.actor,
+            "cible": f"{row.target_type} {row.target_id or ''}".strip(),
+            "détails": row.details_text,
+            "IP": row.ip_address,
+        }
+        for row in result.rows
+    ],
+    width="stretch",
+    hide_index=True,
+)
+
+admin_id = admin.id
+
+
+def _export() -> bytes:
+    # Runs only when the button is clicked (deferred): the export is audited once.
+    with db() as session:
+        return audit.export_csv(session, actor=session.get(User, admin_id), spec=spec)
+
+
+if st.session_state.get("journal_page") != result.page:
+    st.session_state["journal_page"] = result.page  # the filter may have fewer pages now
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    st.number_input("Page", min_value=1, max_value=result.pages, step=1, key="journal_page")
+    st.download_button(
+        "Exporter en CSV",
+        data=_export,
+        file_name=f"journal-audit-{today_paris().isoformat()}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="journal_export",
+        on_click="ignore",
+    )

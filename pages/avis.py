@@ -1,0 +1,350 @@
+"""The RCP opinion on a case (?case=): the coordinators' editor and validation, the sheet."""
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from rcp import auth, opinions
+from rcp.dates import format_date, format_datetime
+from rcp.db import session_scope
+from rcp.errors import PermissionDenied, RcpError
+from rcp.models import CaseStatus, Opinion
+from rcp.ui import navigation
+from rcp.ui.context import db, engine, flash, require_user, session_token, show_error, show_flash
+from rcp.ui.links import query_int
+
+user = require_user()
+show_flash()
+case_id = query_int("case")
+
+st.title("Avis RCP")
+if case_id is None:
+    st.error("Lien incomplet : aucun cas n'est indiqué.")
+    st.stop()
+
+try:
+    with db() as session:
+        view = opinions.opinion_page(session, actor=user, case_id=case_id)
+except RcpError as error:
+    show_error(error)
+    st.stop()
+
+case = view.case
+
+
+def act(call: Callable[..., object], success: str, **kwargs: object) -> bool:
+    """Run a service as the signed-in user; show its French error, or flash and rerun."""
+    try:
+        with db() as session:
+            call(session, actor=session.merge(user), case_id=case.id, **kwargs)
+    except RcpError as error:
+        show_error(error)
+        return False
+    flash(success)
+    st.rerun()
+    return True  # pragma: no cover - st.rerun() does not return
+
+
+def sheet_loader(version: int | None, *, preview: bool = False) -> Callable[[], bytes]:
+    """Bytes made when the button is clicked (so each download is checked and audited).
+
+    Streamlit runs the callable on another thread: it signs the user in again from the
+    session token instead of trusting the page run that drew the button.
+    """
+    token = session_token()
+    bound_engine = engine()
+    target = case.id
+
+    def load() -> bytes:
+        with session_scope(bound_engine) as session:
+            actor = auth.authenticate(session, token=token or "", touch=False)
+            if actor is None:
+                raise PermissionDenied("Votre session a expiré : reconnectez-vous.")
+            if preview:
+                return opinions.preview_sheet(session, actor=actor, case_id=target)[1]
+            return opinions.get_sheet(session, actor=actor, case_id=target, version=version)[1]
+
+    return load
+
+
+# --- heading ---------------------------------------------------------------------------------
+
+sex = {"F": "née", "M": "né"}.get(str(case.patient_sex), "né(e)")
+st.markdown(
+    f"**Cas n° {case.id}** — {case.patient_last_name.upper()} {case.patient_first_name}, "
+    f"{sex} le {format_date(case.patient_birth_date)} · soumis par {view.submitter.display_name}"
+)
+st.caption(view.title)
+with st.container(horizontal=True, key="avis_links"):
+    if navigation.has_page("pages/cas.py"):
+        st.page_link(
+            "pages/cas.py",
+            label="Fiche patient",
+            query_params={"id": case.id},
+            icon=":material/description:",
+        )
+    st.page_link(
+        "pages/seance.py",
+        label="Séance",
+        query_params={"id": view.meeting.id},
+        icon=":material/event:",
+    )
+
+
+# --- the validated opinion (every reader) ----------------------------------------------------
+
+
+def show_opinion(opinion: Opinion) -> None:
+    if not opinion.follows_guidelines:
+        st.warning("Proposition hors recommandations", icon=":material/warning:")
+    # User text is shown literally, as the sheet prints it (no Markdown).
+    st.markdown("**Proposition de la RCP**")
+    st.text(opinion.proposal or "—")
+    for label, text in (
+        ("Argumentaire", opinion.rationale),
+        ("Références", opinion.references),
+        ("Essai clinique proposé", opinion.clinical_trial),
+        ("Médecin responsable du suivi", opinion.follow_up_doctor),
+    ):
+        if text:
+            st.markdown(f"**{label}**")
+            st.text(text)
+
+
+validated = view.validated
+if validated is not None:
+    opinion = validated.opinion
+    st.success(
+        f"Avis validé le {format_datetime(opinion.validated_at)} par {validated.validator_name}"
+        f" (version {opinion.version})",
+        icon=":material/verified:",
+    )
+    with st.container(border=True, key="avis_validated"):
+        show_opinion(opinion)
+        attendees = opinion.attendees or []
+        quorum_label = "Quorum atteint" if opinion.quorum_met else "Quorum non atteint"
+        st.markdown(
+            f"**{quorum_label}** — participants : "
+            + (", ".join(f"{a['name']} ({a['specialty']})" for a in attendees) or "aucun")
+        )
+        if opinion.quorum_reason:
+            st.caption(f"Motif consigné : {opinion.quorum_reason}")
+    st.markdown("Empreinte SHA-256 de la fiche (pour vérifier une copie imprimée) :")
+    st.code(opinion.sheet_sha256 or "", language=None)
+    st.download_button(
+        "Télécharger la fiche",
+        data=sheet_loader(None),
+        file_name=opinions.sheet_filename(case.id, opinion.version),  # type: ignore[arg-type]
+        mime="application/pdf",
+        type="primary",
+        icon=":material/download:",
+        key="avis_download",
+        on_click="ignore",
+    )
+    older = [row for row in view.versions if row.validated and row is not validated]
+    if older or view.draft is not None:
+        st.subheader("Versions")
+        for row in view.versions:
+            cols = st.columns([5, 2], vertical_alignment="center")
+            cols[0].markdown(row.label)
+            if row.validated and row is not validated:
+                cols[1].download_button(
+                    f"Version {row.opinion.version}",
+                    data=sheet_loader(row.opinion.version),
+                    file_name=opinions.sheet_filename(case.id, row.opinion.version),  # type: ignore[arg-type]
+                    mime="application/pdf",
+                    icon=":material/download:",
+                    key=f"avis_download_v{row.opinion.version}",
+                    on_click="ignore",
+                )
+elif not view.is_coordinator:
+    st.info(
+        "L'avis de la RCP sur ce cas n'est pas encore validé. La fiche sera téléchargeable ici "
+        "dès sa validation par l'assistant(e) ou un médecin référent de la RCP.",
+        icon=":material/hourglass_empty:",
+    )
+
+if not view.is_coordinator:
+    st.stop()
+
+# --- coordinators ----------------------------------------------------------------------------
+
+if case.status in (CaseStatus.draft, CaseStatus.withdrawn):
+    st.info("Ce cas n'est pas soumis à la RCP : aucun avis ne peut être rédigé.")
+    st.stop()
+
+if view.locked:
+    st.divider()
+    st.caption(
+        "L'avis validé et le cas sont verrouillés. Une correction crée une nouvelle version ; "
+        "la version actuelle reste consultable."
+    )
+    if st.button("Corriger l'avis (nouvelle version)", key="avis_correct", icon=":material/edit:"):
+        act(opinions.correct, "Correction ouverte : modifiez puis validez la nouvelle version.")
+    st.stop()
+
+draft = view.draft
+version = draft.version if draft is not None else 1
+st.divider()
+st.subheader(
+    f"Rédaction de l'avis — version {version}"
+    + (" (correction)" if version > 1 else "")
+    + (" · brouillon enregistré" if draft is not None else "")
+)
+if draft is not None:
+    st.caption(f"Dernier enregistrement le {format_datetime(draft.updated_at)}.")
+
+with db() as session:
+    try:
+        quorum = opinions.quorum(session, actor=user, case_id=case.id)
+        series = opinions.key_image_candidates(session, actor=user, case_id=case.id)
+    except RcpError as error:
+        show_error(error)
+        st.stop()
+
+values = opinions.fields_of(draft) if draft is not None else opinions.OpinionFields()
+with st.form("avis_form", border=True):
+    proposal = st.text_area(
+        "Proposition de la RCP", value=values.proposal, height=140, key="avis_proposal"
+    )
+    rationale = st.text_area("Argumentaire", value=values.rationale, key="avis_rationale")
+    references = st.text_area("Références", value=values.references, key="avis_references")
+    clinical_trial = st.text_input(
+        "Essai clinique proposé (le cas échéant)",
+        value=values.clinical_trial,
+        key="avis_trial",
+    )
+    follow_up = st.text_input(
+        "Médecin responsable du suivi", value=values.follow_up_doctor, key="avis_follow_up"
+    )
+    follows = st.checkbox(
+        "La proposition suit les recommandations en vigueur",
+        value=values.follows_guidelines,
+        help="Décochée, la fiche signale la proposition « hors recommandations ».",
+        key="avis_follows",
+    )
+
+    st.markdown("**Quorum**")
+    if quorum.attendees:
+        st.dataframe(
+            [
+                {"Participant": a.name, "Spécialité": a.specialty, "Établissement": a.institution}
+                for a in quorum.attendees
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("Personne n'a encore rejoint la salle de cette séance.")
+    reason = ""
+    if quorum.met:
+        st.success(f"Quorum atteint : {quorum.summary()}.", icon=":material/check_circle:")
+    else:
+        st.warning(
+            f"Quorum non atteint : {quorum.summary()}. Pour valider malgré tout, indiquez le "
+            "motif ; il sera consigné sur la fiche.",
+            icon=":material/warning:",
+        )
+        reason = st.text_area("Motif de validation sans quorum", key="avis_quorum_reason")
+
+    with st.container(horizontal=True):
+        save = st.form_submit_button("Enregistrer le brouillon", icon=":material/save:")
+        validate = st.form_submit_button(
+            "Valider l'avis", type="primary", icon=":material/verified:"
+        )
+
+fields = {
+    "proposal": proposal,
+    "rationale": rationale,
+    "references": references,
+    "clinical_trial": clinical_trial,
+    "follow_up_doctor": follow_up,
+    "follows_guidelines": follows,
+}
+if save:
+    act(opinions.save_draft, "Brouillon enregistré.", **fields)
+if validate:
+    # What the coordinator sees is what gets validated: save the form first.
+    try:
+        with db() as session:
+            actor = session.merge(user)
+            opinions.save_draft(session, actor=actor, case_id=case.id, **fields)
+            opinions.validate(session, actor=actor, case_id=case.id, quorum_reason=reason)
+    except RcpError as error:
+        show_error(error)
+    else:
+        flash("Avis validé : la fiche est prête et le médecin demandeur est prévenu.")
+        st.rerun()
+
+if draft is not None:
+    st.download_button(
+        "Aperçu de la fiche (projet non validé)",
+        data=sheet_loader(None, preview=True),
+        file_name=f"projet-fiche-rcp-cas-{case.id}.pdf",
+        mime="application/pdf",
+        icon=":material/preview:",
+        key="avis_preview",
+        on_click="ignore",
+    )
+
+# --- key image -------------------------------------------------------------------------------
+
+st.subheader("Image clé de la fiche")
+if not series:
+    st.caption("Aucune image DICOM dans ce dossier : la fiche n'aura pas d'image clé.")
+    st.stop()
+
+current = None
+for i, item in enumerate(series):
+    at = item.index_of(case.key_attachment_id, case.key_frame_index)
+    if at is not None:
+        current = (i, at)
+if current is None:
+    st.caption("Aucune image clé choisie.")
+else:
+    st.caption(f"Image clé actuelle : {series[current[0]].label}, image {current[1] + 1}.")
+
+choice = st.selectbox(
+    "Série",
+    options=range(len(series)),
+    index=current[0] if current else 0,
+    format_func=lambda i: series[i].label,
+    key="avis_key_series",
+)
+chosen = series[choice]
+position = 0
+if len(chosen.slices) > 1:
+    position = (
+        st.slider(
+            "Image",
+            min_value=1,
+            max_value=len(chosen.slices),
+            value=(current[1] + 1) if current and current[0] == choice else 1,
+            key=f"avis_key_slice_{choice}",
+        )
+        - 1
+    )
+picked = chosen.slices[position]
+try:
+    with db() as session:
+        preview = opinions.key_image_preview(
+            session,
+            actor=user,
+            case_id=case.id,
+            attachment_id=picked.attachment_id,
+            frame_index=picked.frame_index,
+        )
+except RcpError as error:
+    show_error(error)
+else:
+    st.image(preview, width=320, caption="Aperçu tel qu'imprimé sur la fiche")
+with st.container(horizontal=True):
+    if st.button("Choisir cette image", key="avis_key_choose", icon=":material/image:"):
+        act(
+            opinions.choose_key_image,
+            "Image clé choisie.",
+            attachment_id=picked.attachment_id,
+            frame_index=picked.frame_index,
+        )
+    if current is not None and st.button("Pas d'image clé", key="avis_key_none"):
+        act(opinions.choose_key_image, "La fiche n'aura pas d'image clé.", attachment_id=None)

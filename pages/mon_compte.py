@@ -1,0 +1,210 @@
+"""Mon compte: profile, password, mobile number, authenticator app and active sessions."""
+
+import io
+
+import segno
+import streamlit as st
+
+from rcp import accounts, auth
+from rcp.dates import format_datetime
+from rcp.errors import RcpError
+from rcp.ui import keys
+from rcp.ui.context import db, flash, require_user, session_token, show_error, show_flash
+from rcp.validation import mask_phone
+
+user = require_user()
+show_flash()
+st.title("Mon compte")
+
+profile, security, sessions_tab = st.tabs(["Profil", "Sécurité", "Sessions actives"])
+
+with profile:
+    st.markdown(f"**{user.display_name}**  \n{user.email}  \nPortable : {mask_phone(user.phone)}")
+    with st.form("compte_profile_form"):
+        specialty = st.selectbox(
+            "Spécialité",
+            accounts.SPECIALTIES,
+            index=accounts.SPECIALTIES.index(user.specialty)
+            if user.specialty in accounts.SPECIALTIES
+            else None,
+            key="compte_specialty",
+        )
+        institution = st.text_input(
+            "Établissement", value=user.institution, key="compte_institution", max_chars=200
+        )
+        rpps = st.text_input(
+            "Numéro RPPS (facultatif)", value=user.rpps or "", key="compte_rpps", max_chars=15
+        )
+        if st.form_submit_button("Enregistrer"):
+            try:
+                with db() as session:
+                    me = session.merge(user)
+                    accounts.update_profile(
+                        session,
+                        actor=me,
+                        specialty=specialty or "",
+                        institution=institution,
+                        rpps=rpps,
+                    )
+            except RcpError as error:
+                show_error(error)
+            else:
+                flash("Profil enregistré.")
+                st.rerun()
+    st.caption("Pour modifier votre nom ou votre adresse e-mail, contactez un administrateur.")
+
+with security:
+    st.subheader("Changer de mot de passe")
+    with st.form("compte_password_form", clear_on_submit=True):
+        current = st.text_input("Mot de passe actuel", type="password", key="compte_pw_current")
+        new = st.text_input(
+            "Nouveau mot de passe (12 caractères au moins)",
+            type="password",
+            key="compte_pw_new",
+            autocomplete="new-password",
+        )
+        confirm = st.text_input(
+            "Confirmez le nouveau mot de passe",
+            type="password",
+            key="compte_pw_confirm",
+            autocomplete="new-password",
+        )
+        if st.form_submit_button("Changer le mot de passe"):
+            if new != confirm:
+                st.error("Les deux nouveaux mots de passe sont différents.")
+            else:
+                try:
+                    with db() as session:
+                        me = session.merge(user)
+                        auth.change_password(
+                            session,
+                            actor=me,
+                            current_password=current,
+                            new_password=new,
+                            keep_token=session_token(),
+                        )
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    flash("Mot de passe modifié. Vos autres sessions ont été fermées.")
+                    st.rerun()
+
+    st.subheader("Changer de numéro de portable")
+    if keys.PHONE_CHALLENGE not in st.session_state:
+        with st.form("compte_phone_form"):
+            new_phone = st.text_input("Nouveau numéro de portable", key="compte_new_phone")
+            password = st.text_input("Mot de passe", type="password", key="compte_phone_pw")
+            if st.form_submit_button("Recevoir un code sur ce numéro"):
+                try:
+                    with db() as session:
+                        me = session.merge(user)
+                        step = auth.request_phone_change(
+                            session, actor=me, new_phone=new_phone, password=password
+                        )
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    st.session_state[keys.PHONE_CHALLENGE] = step.challenge_id
+                    st.rerun()
+    else:
+        st.info("Un code a été envoyé par SMS au nouveau numéro. Saisissez-le pour confirmer.")
+        with st.form("compte_phone_code_form"):
+            code = st.text_input("Code reçu", key="compte_phone_code", max_chars=7)
+            ok = st.form_submit_button("Confirmer le nouveau numéro")
+        if ok:
+            try:
+                with db() as session:
+                    me = session.merge(user)
+                    auth.confirm_phone_change(
+                        session,
+                        actor=me,
+                        challenge_id=st.session_state[keys.PHONE_CHALLENGE],
+                        code=code,
+                    )
+            except RcpError as error:
+                show_error(error)
+            else:
+                st.session_state.pop(keys.PHONE_CHALLENGE, None)
+                flash("Numéro de portable modifié.")
+                st.rerun()
+        if st.button("Annuler le changement de numéro", key="compte_phone_cancel"):
+            st.session_state.pop(keys.PHONE_CHALLENGE, None)
+            st.rerun()
+
+    st.subheader("Application d'authentification")
+    if user.totp_secret:
+        st.success(
+            "Une application d'authentification est active : elle peut remplacer le SMS "
+            "à la connexion.",
+            icon=":material/phonelink_lock:",
+        )
+        with st.form("compte_totp_disable_form"):
+            password = st.text_input("Mot de passe", type="password", key="compte_totp_pw")
+            if st.form_submit_button("Retirer l'application (revenir au SMS)"):
+                try:
+                    with db() as session:
+                        auth.disable_totp(session, actor=session.merge(user), password=password)
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    flash("Application retirée : les codes arriveront de nouveau par SMS.")
+                    st.rerun()
+    else:
+        st.caption(
+            "Avec une application (FreeOTP, Google Authenticator, Microsoft "
+            "Authenticator…), vous pouvez vous connecter sans attendre de SMS."
+        )
+        if keys.TOTP_URI not in st.session_state:
+            if st.button("Configurer une application", key="compte_totp_begin"):
+                with db() as session:
+                    st.session_state[keys.TOTP_URI] = auth.begin_totp_enrolment(
+                        session, actor=session.merge(user)
+                    )
+                st.rerun()
+        else:
+            uri = st.session_state[keys.TOTP_URI]
+            buffer = io.BytesIO()
+            segno.make(uri, error="m").save(buffer, kind="png", scale=5, border=2)
+            st.image(buffer.getvalue(), caption="Scannez ce QR code avec l'application.", width=220)
+            with st.expander("Impossible de scanner ? Saisir la clé à la main"):
+                st.code(uri.split("secret=", 1)[1].split("&", 1)[0])
+            with st.form("compte_totp_confirm_form"):
+                code = st.text_input(
+                    "Code affiché par l'application", key="compte_totp_code", max_chars=7
+                )
+                if st.form_submit_button("Activer"):
+                    try:
+                        with db() as session:
+                            auth.confirm_totp_enrolment(
+                                session, actor=session.merge(user), code=code
+                            )
+                    except RcpError as error:
+                        show_error(error)
+                    else:
+                        st.session_state.pop(keys.TOTP_URI, None)
+                        flash("Application d'authentification activée.")
+                        st.rerun()
+
+with sessions_tab:
+    with db() as session:
+        mine = auth.list_sessions(session, actor=user)
+        current = auth.current_login(session, token=session_token())
+    st.caption(
+        "Les sessions ouvertes avec votre compte. Mettez fin à celles que vous ne reconnaissez pas."
+    )
+    for login in mine:
+        with st.container(border=True):
+            this = current is not None and login.id == current.id
+            label = " (cette session)" if this else ""
+            st.markdown(
+                f"**{login.user_agent[:80] or 'Navigateur inconnu'}**{label}  \n"
+                f"Ouverte le {format_datetime(login.created_at)} · dernière activité "
+                f"{format_datetime(login.last_seen_at)} · adresse {login.ip_address or '—'}"
+            )
+            if st.button("Mettre fin à cette session", key=f"compte_end_session_{login.id}"):
+                with db() as session:
+                    auth.end_session(session, actor=session.merge(user), login_session_id=login.id)
+                if this:
+                    st.rerun()
+                flash("Session fermée.")
+                st.rerun()

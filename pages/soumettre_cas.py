@@ -1,0 +1,276 @@
+"""Soumettre un cas (?meeting= for a new case, ?case= to edit): the form and its files."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from rcp import attachments, cases, labs, meetings
+from rcp.dates import format_datetime, today_paris
+from rcp.errors import RcpError
+from rcp.models import Sex
+from rcp.ui import keys
+from rcp.ui.context import db, flash, require_user, show_error, show_flash
+from rcp.ui.links import query_int
+from rcp.ui.text import escape_markdown
+
+user = require_user()
+show_flash()
+meeting_id = query_int("meeting")
+case_id = query_int("case")
+
+LAB_LABELS = {code: f"{test.label} ({test.unit})" for code, test in labs.LAB_TESTS.items()}
+LAB_CODES = {label: code for code, label in LAB_LABELS.items()}
+
+
+def load() -> tuple:
+    """(meeting view, case or None) for this URL, or stop with a French message."""
+    try:
+        with db() as session:
+            case = None
+            if case_id is not None:
+                case = cases.get_case(session, actor=user, case_id=case_id, audit_view=False)
+                if not cases.may_edit(session, actor=user, case=case):
+                    st.warning(
+                        "Ce cas ne peut plus être modifié (date limite passée, cas "
+                        "discuté ou retiré, ou vous n'en êtes pas l'auteur)."
+                    )
+                    st.page_link(
+                        "pages/cas.py",
+                        label="Voir le cas",
+                        query_params={"id": case.id},
+                        icon=":material/visibility:",
+                    )
+                    st.stop()
+            target = case.meeting_id if case is not None else meeting_id
+            if target is None:
+                st.error(
+                    "Aucune séance indiquée : ouvrez la page d'une séance et cliquez sur "
+                    "« Soumettre un cas »."
+                )
+                st.stop()
+            view = meetings.meeting_view(session, actor=user, meeting_id=target)
+    except RcpError as error:
+        show_error(error)
+        st.stop()
+    return view, case
+
+
+view, case = load()
+st.title("Soumettre un cas" if case is None else "Modifier le cas")
+st.caption(f"{view.title} · dépôt des cas jusqu'au {format_datetime(view.meeting.case_deadline)}")
+if case is None and "submit_case" not in view.actions:
+    if view.is_coordinator and not view.is_past and view.meeting.status != "cancelled":
+        st.info(
+            "La date limite est passée : en tant que coordinateur, vous pouvez encore "
+            "ajouter un cas, qui sera marqué « en retard »."
+        )
+    elif view.is_member or view.is_coordinator:
+        st.error(
+            f"Le dépôt des cas pour cette séance est clos depuis le "
+            f"{format_datetime(view.meeting.case_deadline)}. Contactez l'assistant(e) "
+            "de la RCP pour un cas urgent."
+        )
+        st.stop()
+    else:
+        st.error(
+            "Seuls les membres de la RCP peuvent y soumettre des cas. Demandez à en "
+            "devenir membre depuis la page de la RCP."
+        )
+        st.stop()
+
+st.markdown(
+    "Les dossiers doivent être complétés **avant le début de la séance**. Seuls le nom, le "
+    "prénom, la date de naissance et le sexe sont obligatoires."
+)
+
+
+def _lab_rows(case) -> list[dict]:
+    if case is None or not case.labs:
+        return [{"Date": None, "Examen": None, "Valeur": None}]
+    return [
+        {
+            "Date": dt.date.fromisoformat(r["taken_on"]),
+            "Examen": LAB_LABELS[r["code"]],
+            "Valeur": float(r["value"]),
+        }
+        for r in case.labs
+    ]
+
+
+sex_options = [s.value for s in Sex]
+with st.form("soumettre_form"):
+    st.subheader("Patient")
+    c1, c2 = st.columns(2)
+    last_name = c1.text_input(
+        "Nom *",
+        value=case.patient_last_name if case else "",
+        max_chars=100,
+        key="soumettre_last_name",
+    )
+    first_name = c2.text_input(
+        "Prénom *",
+        value=case.patient_first_name if case else "",
+        max_chars=100,
+        key="soumettre_first_name",
+    )
+    birth_date = c1.date_input(
+        "Date de naissance *",
+        value=case.patient_birth_date if case else None,
+        min_value=dt.date(1900, 1, 1),
+        max_value=today_paris(),
+        format="DD/MM/YYYY",
+        key="soumettre_birth_date",
+    )
+    sex = c2.radio(
+        "Sexe *",
+        sex_options,
+        format_func=lambda v: cases.SEX_LABELS[Sex(v)],
+        index=sex_options.index(case.patient_sex) if case else None,
+        horizontal=True,
+        key="soumettre_sex",
+    )
+    informed = st.checkbox(
+        "Le patient est informé *",
+        value=bool(case and case.patient_informed),
+        key="soumettre_informed",
+        help="Obligation légale : le patient doit être informé que son dossier est discuté en RCP.",
+    )
+    st.subheader("Dossier clinique (facultatif)")
+    texts = {}
+    for name, (label, limit) in cases.TEXT_FIELDS.items():
+        texts[name] = st.text_area(
+            label,
+            value=getattr(case, name) if case else "",
+            max_chars=limit,
+            key=f"soumettre_{name}",
+            height=100 if name != "summary" else 160,
+        )
+    st.markdown("**Résultats biologiques datés**")
+    edited = st.data_editor(
+        _lab_rows(case),
+        num_rows="dynamic",
+        width="stretch",
+        key="soumettre_labs",
+        column_config={
+            "Date": st.column_config.DateColumn(
+                "Date", format="DD/MM/YYYY", max_value=today_paris()
+            ),
+            "Examen": st.column_config.SelectboxColumn("Examen", options=list(LAB_CODES)),
+            "Valeur": st.column_config.NumberColumn("Valeur"),
+        },
+    )
+    b1, b2 = st.columns(2)
+    save = b1.form_submit_button("Enregistrer le brouillon", width="stretch")
+    submit_now = b2.form_submit_button(
+        "Soumettre le cas"
+        if case is None or case.status == "draft"
+        else "Enregistrer les modifications",
+        type="primary",
+        width="stretch",
+    )
+
+if save or submit_now:
+    records = edited.to_dict("records") if isinstance(edited, pd.DataFrame) else list(edited)
+    rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in records]
+    form = cases.CaseForm(
+        last_name=last_name,
+        first_name=first_name,
+        birth_date=birth_date,
+        sex=sex or "",
+        patient_informed=informed,
+        labs=[
+            {
+                "code": LAB_CODES.get(r.get("Examen") or "", r.get("Examen") or ""),
+                "value": r.get("Valeur"),
+                "taken_on": r.get("Date"),
+            }
+            for r in rows
+            if any(r.get(k) not in (None, "") for k in ("Date", "Examen", "Valeur"))
+        ],
+        **texts,
+    )
+    try:
+        with db() as session:
+            saved = cases.save_draft(
+                session,
+                actor=session.merge(user),
+                meeting_id=view.meeting.id,
+                form=form,
+                case_id=case.id if case else None,
+            )
+            if submit_now and saved.status == "draft":
+                saved = cases.submit(session, actor=session.merge(user), case_id=saved.id)
+    except RcpError as error:
+        show_error(error)
+    else:
+        flash(
+            "Cas soumis à la RCP."
+            if submit_now and saved.status != "draft"
+            else "Brouillon enregistré : ajoutez les fichiers ci-dessous si besoin."
+        )
+        st.query_params.clear()
+        st.query_params["case"] = str(saved.id)
+        st.rerun()
+
+st.subheader("Fichiers complémentaires")
+if case is None:
+    st.caption(
+        "Enregistrez d'abord le brouillon pour pouvoir joindre des fichiers (DICOM, "
+        "images, comptes rendus PDF)."
+    )
+    st.stop()
+
+with db() as session:
+    current = attachments.list_attachments(session, actor=user, case_id=case.id)
+for item in current:
+    cols = st.columns([5, 1], vertical_alignment="center")
+    cols[0].markdown(
+        f"{escape_markdown(item.original_name)} · {item.kind} · {item.size // 1024 + 1} Ko"
+    )
+    if cols[1].button("Retirer", key=f"soumettre_remove_{item.id}"):
+        try:
+            with db() as session:
+                attachments.remove(session, actor=session.merge(user), attachment_id=item.id)
+        except RcpError as error:
+            show_error(error)
+        else:
+            st.rerun()
+
+round_no = st.session_state.get(keys.CASE_UPLOAD_ROUND, 0)
+uploads = st.file_uploader(
+    "DICOM (fichiers, série entière ou .zip / DICOMDIR), images PNG/JPEG, comptes rendus PDF",
+    accept_multiple_files=True,
+    key=f"soumettre_files_{round_no}",
+)
+if uploads and st.button("Ajouter les fichiers", type="primary", key="soumettre_add_files"):
+    progress = st.progress(0.0, text="Vérification des fichiers…")
+    added, failed = 0, []
+    for number, upload in enumerate(uploads, start=1):
+        progress.progress(
+            (number - 1) / len(uploads), text=f"{upload.name} ({number}/{len(uploads)})…"
+        )
+        try:
+            with db() as session:
+                rows = attachments.add_upload(
+                    session,
+                    actor=session.merge(user),
+                    case_id=case.id,
+                    name=upload.name,
+                    data=upload.getvalue(),
+                )
+            added += len(rows)
+        except RcpError as error:
+            failed.append(str(error))
+    progress.progress(1.0, text="Terminé")
+    for message in failed:
+        st.error(message)
+    if added:
+        st.session_state[keys.CASE_UPLOAD_ROUND] = round_no + 1
+        flash(f"{added} fichier(s) ajouté(s) au cas.")
+        if not failed:
+            st.rerun()
+
+st.page_link(
+    "pages/cas.py", label="Voir le cas", query_params={"id": case.id}, icon=":material/visibility:"
+)

@@ -1,0 +1,204 @@
+"""A case's files ("fichiers complémentaires"): upload, storage, reading, DICOM series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from rcp import audit, dicom
+from rcp.cases import editable_case, visible_case
+from rcp.config import get_settings
+from rcp.errors import InvalidInput, NotFound
+from rcp.files import FileStore, expand_upload, format_megabytes
+from rcp.models import Attachment, AttachmentKind, Case, User
+
+MB = 1024 * 1024
+
+
+def store() -> FileStore:
+    return FileStore(get_settings().files_dir)
+
+
+def add_upload(
+    session: Session, *, actor: User, case_id: int, name: str, data: bytes
+) -> list[Attachment]:
+    """Validate and store one uploaded file (or a zip of a series): all of it or nothing.
+
+    Files are written (content-addressed, atomically) before the rows are committed: a
+    crash in between leaves only unreferenced files, which ``python -m rcp fsck`` removes.
+    """
+    case, _meeting = editable_case(session, actor, case_id)
+    settings = get_settings()
+    items = expand_upload(
+        name,
+        data,
+        max_file_bytes=settings.max_file_mb * MB,
+        max_total_bytes=settings.max_case_mb * MB,
+    )
+    used = session.exec(
+        select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.case_id == case.id)
+    ).one()
+    added = sum(item.size for item in items)
+    if used + added > settings.max_case_mb * MB:
+        raise InvalidInput(
+            f"Ce fichier dépasserait la taille totale autorisée pour un cas "
+            f"({format_megabytes(settings.max_case_mb * MB)} ; déjà utilisés : "
+            f"{format_megabytes(used)})."
+        )
+    blobs = store().put_many([item.data for item in items])
+    rows = []
+    for item, blob in zip(items, blobs, strict=True):
+        row = Attachment(
+            case_id=case.id,  # type: ignore[arg-type]
+            uploaded_by_id=actor.id,  # type: ignore[arg-type]
+            original_name=item.name,
+            kind=AttachmentKind(item.kind)
+            if item.kind in AttachmentKind.__members__
+            else AttachmentKind.other,
+            stored_path=blob.relpath,
+            sha256=blob.sha256,
+            size=blob.size,
+            dicom_summary=item.summary,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    audit.record(
+        session,
+        "file.uploaded",
+        actor_id=actor.id,
+        target_type="case",
+        target_id=case.id,
+        files=len(rows),
+        bytes=added,
+    )
+    session.commit()
+    return rows
+
+
+def list_attachments(session: Session, *, actor: User, case_id: int) -> list[Attachment]:
+    case = visible_case(session, actor, case_id)
+    return list(
+        session.exec(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(col(Attachment.id))
+        ).all()
+    )
+
+
+def _attachment(session: Session, actor: User, attachment_id: int) -> tuple[Attachment, Case]:
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("Fichier introuvable.")
+    case = visible_case(session, actor, row.case_id)
+    return row, case
+
+
+def open_attachment(
+    session: Session, *, actor: User, attachment_id: int
+) -> tuple[Attachment, Path]:
+    """The file to send to this actor; every download is audited."""
+    row, case = _attachment(session, actor, attachment_id)
+    path = store().path(row.sha256)
+    if not path.is_file():
+        raise NotFound("Le fichier n'est plus disponible sur le serveur. Prévenez l'assistant(e).")
+    audit.record(
+        session,
+        "file.downloaded",
+        actor_id=actor.id,
+        target_type="attachment",
+        target_id=row.id,
+        case_id=case.id,
+    )
+    session.commit()
+    return row, path
+
+
+def read_bytes(session: Session, *, actor: User, attachment_id: int) -> tuple[Attachment, bytes]:
+    row, path = open_attachment(session, actor=actor, attachment_id=attachment_id)
+    return row, path.read_bytes()
+
+
+def remove(session: Session, *, actor: User, attachment_id: int) -> None:
+    """Detach a file from a case (the stored blob goes when nothing references it)."""
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("Fichier introuvable.")
+    editable_case(session, actor, row.case_id)
+    case_id = row.case_id
+    session.delete(row)
+    audit.record(
+        session,
+        "file.removed",
+        actor_id=actor.id,
+        target_type="case",
+        target_id=case_id,
+        attachment_id=attachment_id,
+    )
+    session.commit()
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """A DICOM series of a case, ready for the viewer."""
+
+    uid: str
+    label: str
+    keys: tuple[str, ...]  # sha256 of the files, in slice order
+    frame_count: int
+    first_summary: dict[str, Any]
+
+
+def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesView]:
+    """The case's DICOM attachments grouped into series and ordered along the slice normal."""
+    rows = [
+        a
+        for a in list_attachments(session, actor=actor, case_id=case_id)
+        if a.kind == AttachmentKind.dicom and a.dicom_summary
+    ]
+    summaries = {a.sha256: a.dicom_summary for a in rows}
+    series = dicom.group_series((a.sha256, a.dicom_summary) for a in rows)
+    views = []
+    for s in series:
+        if not s.keys:
+            continue
+        first = summaries[s.keys[0]] or {}
+        label = " · ".join(p for p in (s.modality, s.description, f"{s.frame_count} image(s)") if p)
+        views.append(
+            SeriesView(
+                uid=s.uid,
+                label=label,
+                keys=tuple(s.keys),
+                frame_count=s.frame_count,
+                first_summary=dict(first),
+            )
+        )
+    return views
+
+
+def load_series(series: SeriesView) -> dicom.Volume:
+    """Decoded once, then served from rcp.dicom's cache (a slider step only re-windows)."""
+    return dicom.load_volume(series.keys, store().path)
+
+
+def patient_warnings(case: Case, attachments: list[Attachment]) -> list[str]:
+    """Wrong-patient check: DICOM headers that contradict the case's identity."""
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for row in attachments:
+        if row.kind != AttachmentKind.dicom or not row.dicom_summary:
+            continue
+        for message in dicom.patient_mismatch(
+            row.dicom_summary,
+            last_name=case.patient_last_name,
+            first_name=case.patient_first_name,
+            birth_date=case.patient_birth_date,
+            sex=case.patient_sex if case.patient_sex in ("F", "M") else None,
+        ):
+            text = f"{row.original_name} : {message}"
+            if message not in seen:
+                seen.add(message)
+                warnings.append(text)
+    return warnings

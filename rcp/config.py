@@ -1,0 +1,165 @@
+"""Settings from the environment (RCP_*) and .streamlit/secrets.toml ([rcp] table)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRET = "changethis"
+
+
+class SupportContact(BaseModel):
+    """A person users may call when something does not work (a setting, never hard-coded)."""
+
+    name: str
+    email: str = ""
+    phone: str = ""
+    role: str = ""
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform; defaults are the embedded pilot (SQLite, outbox)."""
+
+    model_config = SettingsConfigDict(env_prefix="RCP_", extra="ignore")
+
+    demo_mode: bool = False
+    platform_name: str = "RCP ORKID"
+    base_url: str = "http://localhost:8501"
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+    secret_key: str = PLACEHOLDER_SECRET
+
+    # Sign-in
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    sms_code_ttl_minutes: int = 5
+    totp_enabled: bool = True
+    max_failures: int = 5
+    lockout_minutes: int = 15
+    code_resend_seconds: int = 30
+    max_codes_per_window: int = 5
+    code_window_minutes: int = 15
+    reset_token_ttl_minutes: int = 60
+    invite_ttl_days: int = 14
+    handoff_ttl_seconds: int = 60
+    cookie_name: str = "rcp_session"
+    # argon2id cost (OWASP minimum is 2 iterations with 19 MiB; these defaults are stronger).
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+
+    # Email (SMTP); no host means the outbox table
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "RCP ORKID <no-reply@rcp.invalid>"
+    smtp_timeout_seconds: float = 10.0
+    smtp_ca_file: str = ""  # extra CA bundle to trust (private relay); empty: system CAs
+
+    # SMS through an HTTP gateway; no URL means the outbox table
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_gateway_user: str = ""
+    sms_gateway_password: str = ""
+    sms_sender: str = "RCP"
+    sms_body_template: str = (
+        "{code} est votre code de connexion {platform}. Il expire dans {minutes} minutes."
+    )
+    sms_timeout_seconds: float = 10.0
+
+    support_contacts: list[SupportContact] = Field(default_factory=list)
+
+    # Files
+    max_file_mb: int = 200
+    max_case_mb: int = 1000
+
+    # Video room
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    room_open_minutes_before: int = 15
+
+    # Audit
+    audit_retention_months: int = 12
+
+    @field_validator("support_contacts", "ice_servers", mode="before")
+    @classmethod
+    def _parse_json_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.demo_mode and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError(
+                "RCP_SECRET_KEY must be set to a random value outside demo mode "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        if self.audit_retention_months < 6:
+            raise ValueError("audit_retention_months cannot be less than 6.")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Priority: explicit arguments, then environment, then secrets.toml.
+        toml_values = _read_secrets_toml()
+        return (
+            init_settings,
+            env_settings,
+            InitSettingsSource(settings_cls, init_kwargs=toml_values),
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'rcp.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.sms_gateway_url)
+
+
+def _read_secrets_toml() -> dict[str, Any]:
+    path = Path(os.environ.get("RCP_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return dict(tomllib.load(fh).get("rcp", {}))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()

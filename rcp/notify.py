@@ -1,0 +1,171 @@
+"""Email (SMTP or outbox) and SMS (HTTP gateway or outbox); messages never carry patient data."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import httpx
+from sqlmodel import Session, col, func, select
+
+from rcp.config import Settings, get_settings
+from rcp.errors import RcpError
+from rcp.models import OutboxChannel, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content: bytes
+    mime_type: str  # e.g. "text/calendar; method=REQUEST"
+
+
+class DeliveryFailed(RcpError):
+    """Raised when a message could not be handed to the SMTP server or the SMS gateway."""
+
+    default_message = (
+        "Le message n'a pas pu être envoyé. Réessayez dans un instant ; si le problème "
+        "persiste, contactez le support."
+    )
+
+
+def send_email(
+    session: Session,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    attachments: tuple[MailAttachment, ...] = (),
+    settings: Settings | None = None,
+) -> OutboxMessage:
+    """Send an email through SMTP, or keep it in the outbox when no SMTP server is set.
+
+    The returned row is added to ``session``; the caller commits it with its use case. A
+    failing SMTP server does not undo the use case: the row is marked failed and logged.
+    """
+    settings = settings or get_settings()
+    row = OutboxMessage(channel=OutboxChannel.email, to=to, subject=subject, body=body)
+    row.attachments = [
+        {
+            "filename": a.filename,
+            "mime_type": a.mime_type,
+            "content": a.content.decode("utf-8", errors="replace"),
+        }
+        for a in attachments
+        if a.mime_type.startswith("text/")
+    ]
+    if not settings.smtp_configured:
+        row.status = OutboxStatus.outbox
+    else:
+        try:
+            _smtp_send(settings, to=to, subject=subject, body=body, attachments=attachments)
+            row.status = OutboxStatus.sent
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("SMTP delivery to a user failed: %s", type(exc).__name__)
+            row.status = OutboxStatus.failed
+            row.error = f"{type(exc).__name__}: {exc}"[:500]
+        # Sent messages are not kept in full once a real transport has them.
+        row.body = None
+        row.attachments = []
+    session.add(row)
+    return row
+
+
+def _smtp_send(
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    attachments: tuple[MailAttachment, ...],
+) -> None:
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="rcp.invalid")
+    msg.set_content(body)
+    for att in attachments:
+        maintype, _, rest = att.mime_type.partition("/")
+        subtype, *params = [p.strip() for p in rest.split(";")]
+        extra = dict(p.split("=", 1) for p in params if "=" in p)
+        msg.add_attachment(
+            att.content, maintype=maintype, subtype=subtype, filename=att.filename, params=extra
+        )
+    with smtplib.SMTP(
+        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
+    ) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file or None))
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(msg)
+
+
+def send_sms(
+    session: Session, *, to: str, body: str, settings: Settings | None = None
+) -> OutboxMessage:
+    """Send an SMS through the HTTP gateway, or keep it in the outbox (pilot mode).
+
+    Raises ``DeliveryFailed`` when the gateway refuses: a sign-in code that never arrives
+    must be reported to the user at once.
+    """
+    settings = settings or get_settings()
+    row = OutboxMessage(channel=OutboxChannel.sms, to=to, body=body)
+    if not settings.sms_configured:
+        row.status = OutboxStatus.outbox
+        session.add(row)
+        return row
+    payload = {"to": to, "from": settings.sms_sender, "text": body}
+    headers = {}
+    if settings.sms_gateway_token:
+        headers["Authorization"] = f"Bearer {settings.sms_gateway_token}"
+    auth = (
+        (settings.sms_gateway_user, settings.sms_gateway_password)
+        if settings.sms_gateway_user
+        else None
+    )
+    try:
+        response = httpx.post(
+            settings.sms_gateway_url,
+            json=payload,
+            headers=headers,
+            auth=auth,
+            timeout=settings.sms_timeout_seconds,
+        )
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        log.warning("SMS gateway failed: %s", type(exc).__name__)
+        raise DeliveryFailed(
+            "Le SMS n'a pas pu être envoyé. Réessayez dans un instant ou utilisez votre "
+            "application d'authentification ; si le problème persiste, contactez le support."
+        ) from exc
+    row.status = OutboxStatus.sent
+    row.body = None  # the code must not stay readable once the gateway has it
+    session.add(row)
+    return row
+
+
+def list_outbox(
+    session: Session, *, to: str | None = None, limit: int = 100, offset: int = 0
+) -> list[OutboxMessage]:
+    """Latest first; ``to`` filters on the recipient (email or phone)."""
+    query = select(OutboxMessage)
+    if to:
+        query = query.where(OutboxMessage.to == to)
+    query = query.order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def count_outbox(session: Session, *, to: str | None = None) -> int:
+    """How many messages ``list_outbox`` pages through for the same recipient."""
+    query = select(func.count()).select_from(OutboxMessage)
+    if to:
+        query = query.where(OutboxMessage.to == to)
+    return session.exec(query).one()

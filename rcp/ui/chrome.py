@@ -1,0 +1,64 @@
+"""What every page shows around its content: header, sign-out, pilot banner, session watch."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rcp import auth
+from rcp.config import get_settings
+from rcp.models import User
+from rcp.permissions import is_admin
+from rcp.ui import keys
+from rcp.ui.context import current_user, db, session_token
+from rcp.ui.redirect import browser_redirect
+
+
+def public_header() -> None:
+    settings = get_settings()
+    if settings.demo_mode:
+        st.info(
+            "Plateforme de démonstration : toutes les données sont fictives.",
+            icon=":material/science:",
+        )
+
+
+def finish_sign_out() -> None:
+    """After "Se déconnecter": send the browser to the route that clears the cookie."""
+    if keys.SIGNOUT_REDIRECT in st.session_state:
+        st.info("Vous êtes déconnecté.", icon=":material/logout:")
+        browser_redirect(st.session_state.pop(keys.SIGNOUT_REDIRECT))
+        st.stop()
+
+
+def _sign_out() -> None:
+    with db() as session:
+        auth.sign_out(session, token=session_token())
+    st.session_state.pop(keys.TEST_TOKEN, None)
+    st.session_state[keys.SIGNOUT_REDIRECT] = "/auth/logout"
+
+
+def signed_in_header(user: User) -> None:
+    settings = get_settings()
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.caption(f"{settings.platform_name} · connecté : {user.display_name} ({user.specialty})")
+    right.button(
+        "Se déconnecter",
+        key="chrome_sign_out",
+        on_click=_sign_out,
+        icon=":material/logout:",
+        width="stretch",
+    )
+    if is_admin(user) and not settings.sms_configured:
+        st.warning(
+            "Mode pilote : aucune passerelle SMS ni serveur e-mail n'est configuré. Les codes "
+            "de connexion et les e-mails sont conservés dans la « Boîte d'envoi ».",
+            icon=":material/science:",
+        )
+    _session_watch()
+
+
+@st.fragment(run_every=30)
+def _session_watch() -> None:
+    """Notice sign-out elsewhere and expiry without touching the idle clock."""
+    if current_user(touch=False) is None:
+        st.rerun(scope="app")

@@ -1,0 +1,51 @@
+"""Every st.session_state key, in one place (ids and UI flags only, never models)."""
+
+# Set by tests (AppTest has no cookies) and nowhere else: the session token to use.
+TEST_TOKEN = "auth_test_token"
+# The URL path and query the visitor asked for before signing in, replayed afterwards.
+NEXT_URL = "auth_next_url"
+# Sign-in second step.
+SIGNIN_CHALLENGE = "signin_challenge_id"
+SIGNIN_CHANNEL = "signin_channel"
+SIGNIN_MASKED_PHONE = "signin_masked_phone"
+SIGNIN_TOTP = "signin_totp_available"
+SIGNIN_REDIRECT = "signin_redirect_url"
+# Registration finished (shows the confirmation instead of the form).
+REGISTERED_EMAIL = "register_done_email"
+REGISTER_INVITE = "register_invite_token"
+# Account page.
+PHONE_CHALLENGE = "account_phone_challenge_id"
+TOTP_URI = "account_totp_uri"
+# A one-shot message shown after a rerun.
+FLASH = "flash_message"
+# Last sign-out redirect.
+SIGNOUT_REDIRECT = "signout_redirect_url"
+# Equipment check page: what the server measured of this browser's test stream (a MediaProbe).
+MATERIEL_PROBE = "materiel_probe"
+# Invitations page: the French message of the last failed "Envoyer l'invitation".
+INVITATIONS_ERROR = "invitations_send_error"
+# Cases already opened in this browser session (their first view is audited).
+CASES_VIEWED = "cases_viewed_ids"
+# Bumped to give the case form's file uploader a new key (clears it after an upload).
+CASE_UPLOAD_ROUND = "case_upload_round"
+# Video room (pages/salle.py): the meeting id read once from the URL, whether the user chose to
+# be in the room, with or without camera, whether the join is recorded, the last heartbeat
+# (monotonic seconds), the presenter the page was drawn for, the screen-share SDP answer, and
+# a message shown once in the lobby.
+SALLE_MEETING = "salle_meeting_id"
+SALLE_ENTERED = "salle_entered"
+SALLE_AUDIO_ONLY = "salle_audio_only"
+SALLE_ATTENDING = "salle_attending"
+SALLE_LAST_BEAT = "salle_last_heartbeat"
+SALLE_PRESENTER = "salle_presenter_seen"
+SALLE_SCREEN_ANSWER = "salle_screen_answer"
+SALLE_NOTICE = "salle_notice"
+SALLE_ATTEMPT = "salle_connect_attempt"  # the stream's key changes on each retry
+SALLE_STALLED_SINCE = "salle_signalling_since"  # first fragment run that saw it stuck
+SALLE_SEAT = "salle_seat"  # this tab's name for its seat in the room (rcp.room.Room.join)
+# Meeting page (pages/seance.py): the chat lines shown so far (a chat_panel.ChatBuffer), and
+# the French message of a live-panel action (hand raised, floor given) that failed.
+SEANCE_CHAT = "seance_chat_buffer"
+SEANCE_LIVE_ERROR = "seance_live_error"
+# Video room: the French message of a coordinator's failed screen-share grant or withdrawal.
+SALLE_PANEL_ERROR = "salle_panel_error"

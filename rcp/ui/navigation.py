@@ -1,0 +1,216 @@
+"""The menu: which pages exist, for whom, in which section (one line per page)."""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from rcp.models import User
+from rcp.permissions import is_admin
+
+Audience = Callable[[User | None], bool]
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def anonymous(user: User | None) -> bool:
+    return user is None
+
+
+def everyone(_user: User | None) -> bool:
+    return True
+
+
+def signed_in(user: User | None) -> bool:
+    return user is not None
+
+
+def admin(user: User | None) -> bool:
+    return is_admin(user)
+
+
+def inviter(user: User | None) -> bool:
+    """Admins, and coordinators (assistant or referent) of any RCP."""
+    if is_admin(user):
+        return True
+    if user is None:
+        return False
+    from rcp import invites
+    from rcp.ui.context import db
+
+    with db() as session:
+        return invites.may_invite(session, user)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    audience: Audience
+    section: str = ""
+    default_for: Audience | None = None
+    hidden: bool = False  # reachable by URL and links, not listed in the menu
+
+
+# Order is menu order. Pages check the user themselves too: this only builds the menu.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec(
+        "pages/connexion.py",
+        "Connexion",
+        ":material/login:",
+        "connexion",
+        anonymous,
+        default_for=anonymous,
+    ),
+    PageSpec(
+        "pages/inscription.py", "Inscription", ":material/person_add:", "inscription", anonymous
+    ),
+    PageSpec(
+        "pages/mot_de_passe_oublie.py",
+        "Mot de passe oublié",
+        ":material/key:",
+        "mot-de-passe-oublie",
+        anonymous,
+    ),
+    PageSpec(
+        "pages/accueil.py",
+        "Accueil",
+        ":material/home:",
+        "accueil",
+        signed_in,
+        default_for=signed_in,
+    ),
+    PageSpec("pages/rcp.py", "RCP", ":material/account_tree:", "rcp", signed_in),
+    PageSpec("pages/filiere.py", "Filière", ":material/hub:", "filiere", signed_in, hidden=True),
+    PageSpec(
+        "pages/famille.py", "Famille de RCP", ":material/folder:", "famille", signed_in, hidden=True
+    ),
+    PageSpec("pages/fiche_rcp.py", "RCP", ":material/groups:", "fiche-rcp", signed_in, hidden=True),
+    PageSpec("pages/seance.py", "Séance", ":material/event:", "seance", signed_in, hidden=True),
+    PageSpec("pages/salle.py", "Salle", ":material/videocam:", "salle", signed_in, hidden=True),
+    PageSpec("pages/mes_cas.py", "Mes cas", ":material/folder_shared:", "mes-cas", signed_in),
+    PageSpec(
+        "pages/cas.py", "Fiche patient", ":material/description:", "cas", signed_in, hidden=True
+    ),
+    PageSpec(
+        "pages/soumettre_cas.py",
+        "Soumettre un cas",
+        ":material/note_add:",
+        "soumettre-cas",
+        signed_in,
+        hidden=True,
+    ),
+    PageSpec("pages/avis.py", "Avis RCP", ":material/gavel:", "avis", signed_in, hidden=True),
+    PageSpec(
+        "pages/acces_cas.py",
+        "Accès aux cas",
+        ":material/visibility:",
+        "acces-cas",
+        signed_in,
+        hidden=True,
+    ),
+    PageSpec("pages/mon_compte.py", "Mon compte", ":material/person:", "mon-compte", signed_in),
+    PageSpec(
+        "pages/materiel.py", "Tester mon matériel", ":material/videocam:", "materiel", everyone
+    ),
+    PageSpec(
+        "pages/invitations.py", "Invitations", ":material/forward_to_inbox:", "invitations", inviter
+    ),
+    PageSpec(
+        "pages/admin_inscriptions.py",
+        "Inscriptions à valider",
+        ":material/how_to_reg:",
+        "admin-inscriptions",
+        admin,
+        section="Administration",
+    ),
+    PageSpec(
+        "pages/admin_annuaire.py",
+        "Filières et RCP",
+        ":material/account_tree:",
+        "admin-annuaire",
+        admin,
+        section="Administration",
+    ),
+    PageSpec(
+        "pages/admin_comptes.py",
+        "Comptes",
+        ":material/manage_accounts:",
+        "admin-comptes",
+        admin,
+        section="Administration",
+    ),
+    PageSpec(
+        "pages/admin_boite_envoi.py",
+        "Boîte d'envoi",
+        ":material/outbox:",
+        "admin-boite-envoi",
+        admin,
+        section="Administration",
+    ),
+    PageSpec(
+        "pages/admin_journal.py",
+        "Journal d'audit",
+        ":material/history:",
+        "admin-journal",
+        admin,
+        section="Administration",
+    ),
+)
+
+PUBLIC_PATHS = frozenset(["/", ""] + [f"/{p.url_path}" for p in PAGES if p.audience(None)])
+
+
+def _sign_in_gate(url_path: str) -> Callable[[], None]:
+    """A stand-in for a protected page when nobody is signed in: the sign-in page itself.
+
+    Without it Streamlit answers an unknown path with a "page not found" dialog that covers
+    the form; with it, a link from an email (/seance?id=7) shows the sign-in, and the
+    remembered path is opened once the second factor passes.
+    """
+
+    def gate() -> None:
+        runpy.run_path(str(_ROOT / "pages" / "connexion.py"), run_name="__main__")
+
+    gate.__name__ = f"gate_{url_path.replace('-', '_')}"
+    return gate
+
+
+def build(user: User | None) -> dict[str, list]:
+    """st.Page objects grouped by section for this user."""
+    sections: dict[str, list] = {}
+    for spec in PAGES:
+        if not spec.audience(user):
+            continue
+        sections.setdefault(spec.section, []).append(
+            st.Page(
+                spec.path,
+                title=spec.title,
+                icon=spec.icon,
+                url_path=spec.url_path,
+                default=bool(spec.default_for and spec.default_for(user)),
+                visibility="hidden" if spec.hidden else "visible",
+            )
+        )
+    if user is None:
+        sections[""].extend(
+            st.Page(
+                _sign_in_gate(spec.url_path),
+                title="Connexion",
+                url_path=spec.url_path,
+                visibility="hidden",
+            )
+            for spec in PAGES
+            if not spec.audience(None)
+        )
+    return sections
+
+
+def has_page(path: str) -> bool:
+    """Whether a page is part of the app (links to pages still being built are left out)."""
+    return any(spec.path == path for spec in PAGES)

@@ -1,0 +1,173 @@
+"""HTTP routes and middleware served beside Streamlit by app.py (cookie, headers, health)."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from rcp import attachments, auth
+from rcp.config import get_settings
+from rcp.db import make_engine, session_scope
+from rcp.errors import AuthFailed, RcpError
+
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    # Streamlit's components live in same-origin iframes; other sites may not frame us.
+    b"x-frame-options": b"SAMEORIGIN",
+    b"content-security-policy": b"frame-ancestors 'self'",
+    # The sign-in hand-off code and reset tokens travel in URLs: never leak them as Referer.
+    b"referrer-policy": b"same-origin",
+    b"permissions-policy": b"camera=(self), microphone=(self), display-capture=(self)",
+    b"cross-origin-opener-policy": b"same-origin",
+}
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Engine:
+    return make_engine()
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-origin paths are accepted as a place to return to (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ch in target for ch in "\r\n"):
+        return "/"
+    return target
+
+
+def _cookie_secure() -> bool:
+    return get_settings().base_url.startswith("https://")
+
+
+def complete_sign_in(request: Request) -> Response:
+    """Exchange the single-use hand-off code for a session cookie, then go where asked."""
+    settings = get_settings()
+    handoff = request.query_params.get("h", "")
+    target = safe_next(request.query_params.get("next"))
+    client = request.client.host if request.client else ""
+    try:
+        with session_scope(_engine()) as session:
+            _login, token = auth.complete_sign_in(
+                session,
+                handoff=handoff,
+                user_agent=request.headers.get("user-agent", ""),
+                ip_address=client,
+            )
+    except AuthFailed:
+        return RedirectResponse("/?auth=expired", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        settings.cookie_name,
+        token,
+        max_age=settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=_cookie_secure(),
+        samesite="lax",
+        path="/",
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def sign_out(request: Request) -> Response:
+    """Revoke the session behind the cookie (if any) and clear the cookie."""
+    settings = get_settings()
+    token = request.cookies.get(settings.cookie_name)
+    if token:
+        with session_scope(_engine()) as session:
+            auth.sign_out(session, token=token)
+    response = RedirectResponse("/?signed_out=1", status_code=303)
+    response.delete_cookie(
+        settings.cookie_name, path="/", httponly=True, samesite="lax", secure=_cookie_secure()
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+INLINE_TYPES = {"image": None, "pdf": "application/pdf"}
+
+
+def download_file(request: Request) -> Response:
+    """A case attachment, for a signed-in user allowed to see the case (audited).
+
+    Images and PDFs open in the browser unless ``?download=1``; anything else is always a
+    download, never rendered by the browser.
+    """
+    settings = get_settings()
+    token = request.cookies.get(settings.cookie_name)
+    attachment_id = request.path_params["attachment_id"]
+    with session_scope(_engine()) as session:
+        user = auth.authenticate(session, token=token)
+        if user is None:
+            return PlainTextResponse("Connectez-vous pour accéder à ce fichier.", status_code=401)
+        try:
+            row, path = attachments.open_attachment(
+                session, actor=user, attachment_id=attachment_id
+            )
+        except RcpError as error:
+            return PlainTextResponse(str(error), status_code=404)
+    inline = row.kind in INLINE_TYPES and request.query_params.get("download") != "1"
+    media_type = INLINE_TYPES.get(row.kind) or None
+    if row.kind == "image":
+        with path.open("rb") as fh:
+            media_type = "image/png" if fh.read(4) == b"\x89PNG" else "image/jpeg"
+    response = FileResponse(
+        path,
+        media_type=media_type or "application/octet-stream",
+        filename=row.original_name,
+        content_disposition_type="inline" if inline else "attachment",
+    )
+    response.headers["cache-control"] = "private, max-age=300"
+    return response
+
+
+def health(_request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI middleware adding the security headers to every HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in SECURITY_HEADERS
+                ]
+                headers.extend(SECURITY_HEADERS.items())
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/auth/complete", complete_sign_in, methods=["GET"]),
+        Route("/auth/logout", sign_out, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/files/{attachment_id:int}", download_file, methods=["GET"]),
+    ]
+
+
+def middleware() -> list[Middleware]:
+    return [Middleware(SecurityHeadersMiddleware)]

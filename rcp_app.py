@@ -1,0 +1,26 @@
+"""The Streamlit script: page config, the sign-in gate and the menu built from the user's roles."""
+
+import streamlit as st
+
+from rcp.config import get_settings
+from rcp.ui import chrome, keys, navigation
+from rcp.ui.context import current_user, requested_path
+
+settings = get_settings()
+st.set_page_config(page_title=settings.platform_name, page_icon=":material/groups:", layout="wide")
+
+chrome.finish_sign_out()
+user = current_user()
+
+if user is None:
+    path = requested_path()
+    if path.split("?", 1)[0] not in navigation.PUBLIC_PATHS:
+        # Remembered so that a link from an email opens the right page after sign-in.
+        st.session_state[keys.NEXT_URL] = path
+    nav = st.navigation(navigation.build(None)[""], position="hidden")
+    chrome.public_header()
+else:
+    nav = st.navigation(navigation.build(user), position="top")
+    chrome.signed_in_header(user)
+
+nav.run()

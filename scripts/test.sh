@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything (Python packages, Debian's chromium and poppler) and run the whole suite.
+# With RCP_TEST_DATABASE_URL set, the service tests run a second time on that database, and so
+# does the two-replica test (nginx in front of two app processes on a database of that server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+bash scripts/setup.sh
+.venv/bin/ruff check .
+echo "== full suite (SQLite, AppTest, Chromium)"
+env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+if [ -n "${RCP_TEST_DATABASE_URL:-}" ]; then
+  echo "== service tests on ${RCP_TEST_DATABASE_URL%%@*}@…"
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/e2e/test_replicas.py "$@"
+fi

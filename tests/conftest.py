@@ -1,0 +1,75 @@
+"""Shared fixtures: settings for tests, a database per test (SQLite, or PostgreSQL if asked)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+# Before anything reads the settings: a real secret, cheap password hashing, no transports.
+os.environ.setdefault("RCP_SECRET_KEY", "test-secret-key-not-a-placeholder-0123456789")
+os.environ["RCP_PASSWORD_HASH_TIME_COST"] = "1"
+os.environ["RCP_PASSWORD_HASH_MEMORY_KIB"] = "1024"
+os.environ.setdefault("RCP_SECRETS_FILE", "/nonexistent/secrets.toml")
+for _name in ("RCP_SMTP_HOST", "RCP_SMS_GATEWAY_URL", "RCP_DATABASE_URL", "RCP_DEMO_MODE"):
+    os.environ.pop(_name, None)
+
+from rcp import config  # noqa: E402
+from rcp.db import make_engine  # noqa: E402
+
+PG_URL = os.environ.get("RCP_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts from default settings with its own data folder."""
+    monkeypatch.setenv("RCP_DATA_DIR", str(tmp_path / "data"))
+    config.reset_settings_cache()
+    yield
+    config.reset_settings_cache()
+
+
+def set_settings(monkeypatch: pytest.MonkeyPatch, **values: object) -> config.Settings:
+    """Override settings for one test (through the environment, as a deployment would)."""
+    for key, value in values.items():
+        monkeypatch.setenv(f"RCP_{key.upper()}", str(value))
+    config.reset_settings_cache()
+    return config.get_settings()
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[sa.Engine | None]:
+    if not PG_URL:
+        yield None
+        return
+    engine = make_engine(PG_URL)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(_pg_engine: sa.Engine | None) -> Iterator[sa.Engine]:
+    """An empty database: in-memory SQLite, or the PostgreSQL of RCP_TEST_DATABASE_URL."""
+    if _pg_engine is not None:
+        with _pg_engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        yield _pg_engine
+        return
+    engine = make_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

@@ -1,0 +1,181 @@
+"""Choosing the camera and microphone: on "Tester mon matériel", and remembered by the room.
+
+streamlit-webrtc keeps the devices chosen in its form in the browser's localStorage
+("streamlit-webrtc:device-ids", shared by every component of the site) and asks for exactly
+them on its next getUserMedia: a doctor with two cameras picks one on the equipment check and
+the video room uses it. Chromium gets two fake cameras and microphones (``device-count=2``) and
+a hook that records every getUserMedia call's constraints in each frame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlmodel import Session
+
+from rcp.db import make_engine
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in, wait_idle
+from tests.factories import make_coordinator, make_meeting, make_rcp, start_now
+
+WEBRTC_TIMEOUT_MS = 60_000
+COMPONENT = "iframe[title*='streamlit_webrtc']"
+DEVICE_IDS = "streamlit-webrtc:device-ids"
+RECORD_GET_USER_MEDIA = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia) return;
+  const original = devices.getUserMedia.bind(devices);
+  window.__gum = [];
+  devices.getUserMedia = (constraints) => {
+    window.__gum.push(constraints);
+    return original(constraints);
+  };
+})();
+"""
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    email: str
+    phone: str
+    meeting_id: int
+
+
+@pytest.fixture(scope="module")
+def coordinator(server) -> Coordinator:
+    engine = make_engine(f"sqlite:///{server.data_dir / 'rcp.db'}")
+    with Session(engine, expire_on_commit=False) as session:
+        rcp = make_rcp(session)
+        user = make_coordinator(
+            session,
+            rcp,
+            first_name="Camille",
+            last_name="Deuxcameras",
+            email="camille.deuxcameras@chu.example",
+            phone="+33612345621",
+        )
+        meeting = make_meeting(session, rcp, user)
+        start_now(session, meeting, started_minutes_ago=5)
+        result = Coordinator(user.email, user.phone, meeting.id)
+    engine.dispose()
+    return result
+
+
+@pytest.fixture(scope="module")
+def two_device_browser():
+    args = [
+        arg + "=device-count=2" if arg == "--use-fake-device-for-media-stream" else arg
+        for arg in CHROMIUM_ARGS
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()
+
+
+def _context(browser, *init_scripts: str):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        locale="fr-FR",
+        permissions=["camera", "microphone"],
+    )
+    for script in init_scripts:
+        context.add_init_script(script)
+    return context
+
+
+def _component(page):
+    """The visible streamlit-webrtc iframe, as a Playwright frame."""
+    deadline = time.monotonic() + 30
+    while True:
+        for frame in page.frames:
+            if "streamlit_webrtc" in (frame.url or "") and frame.frame_element().is_visible():
+                return frame
+        assert time.monotonic() < deadline, "no visible webrtc component"
+        page.wait_for_timeout(200)
+
+
+def _join_room(page, server, meeting_id: int):
+    page.goto(f"{server.url}/salle?id={meeting_id}")
+    page.get_by_role("heading", name="Salle de visioconférence").wait_for()
+    wait_idle(page)
+    page.get_by_text("ce navigateur retient votre choix et la salle l'utilise").wait_for()
+    page.get_by_role("button", name="Rejoindre la salle").click()
+    frame = _component(page)
+    deadline = time.monotonic() + WEBRTC_TIMEOUT_MS / 1000
+    while frame.evaluate("() => document.querySelector('video')?.videoWidth ?? 0") <= 2:
+        if time.monotonic() > deadline:
+            print("getUserMedia calls:", frame.evaluate("() => JSON.stringify(window.__gum)"))
+        assert time.monotonic() < deadline, "no video came back from the server"
+        page.wait_for_timeout(200)
+    return frame
+
+
+def test_devices_chosen_on_the_equipment_check_are_used_by_the_room(
+    server, two_device_browser, coordinator
+) -> None:
+    context = _context(two_device_browser, RECORD_GET_USER_MEDIA)
+    page = context.new_page()
+    try:
+        sign_in(page, server, coordinator.email, coordinator.phone)
+        page.goto(f"{server.url}/materiel")
+        wait_idle(page)
+        page.get_by_text("ce navigateur retient votre choix").wait_for()
+        page.frame_locator(COMPONENT).first.get_by_role(
+            "button", name="Choisir la caméra et le micro"
+        ).click()
+        form = _component(page)
+        selects = form.locator("select")
+        selects.first.wait_for(timeout=WEBRTC_TIMEOUT_MS)
+        selects.nth(0).select_option(label="fake_device_1")
+        selects.nth(1).select_option(label="Fake Audio Input 2")
+        form.get_by_role("button", name="Done").click()
+        ids = {
+            d["label"]: d["deviceId"]
+            for d in form.evaluate(
+                "async () => (await navigator.mediaDevices.enumerateDevices())"
+                ".map(d => ({label: d.label, deviceId: d.deviceId}))"
+            )
+        }
+        stored = json.loads(form.evaluate(f"() => localStorage.getItem('{DEVICE_IDS}')"))
+        assert stored == {"video": ids["fake_device_1"], "audio": ids["Fake Audio Input 2"]}
+
+        room = _join_room(page, server, coordinator.meeting_id)
+        asked = room.evaluate("() => window.__gum")
+        assert asked, "the room never asked for the camera"
+        assert asked[-1]["video"]["deviceId"] == {"exact": ids["fake_device_1"]}
+        assert asked[-1]["audio"]["deviceId"] == {"exact": ids["Fake Audio Input 2"]}
+        assert asked[-1]["video"]["width"] == {"ideal": 320}  # the room's own constraints kept
+        page.get_by_role("button", name="Quitter la salle").click()
+        wait_idle(page)
+    finally:
+        context.close()
+
+
+def test_a_remembered_device_that_is_gone_does_not_keep_anyone_out_of_the_room(
+    server, two_device_browser, coordinator
+) -> None:
+    """A camera chosen at the office and unplugged since: the component drops the stale choice
+    (OverconstrainedError) and the room opens with the default devices."""
+    gone = json.dumps({"video": "camera-unplugged", "audio": "microphone-unplugged"})
+    context = _context(
+        two_device_browser,
+        # once per tab, as a real stale choice: not again in each new component iframe
+        "if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1'); "
+        f"localStorage.setItem('{DEVICE_IDS}', {json.dumps(gone)}); }}",
+        RECORD_GET_USER_MEDIA,
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, server, coordinator.email, coordinator.phone)
+        room = _join_room(page, server, coordinator.meeting_id)
+        asked = room.evaluate("() => window.__gum")
+        assert asked[0]["video"]["deviceId"] == {"exact": "camera-unplugged"}
+        # then the component asked again without the stale choice (and stores what it got)
+        assert any("deviceId" not in call["video"] for call in asked[1:]), asked
+    finally:
+        context.close()

@@ -1,0 +1,124 @@
+"""The meeting page of a running meeting in two real browsers: chat and current case, live."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import Session
+
+from rcp.db import make_engine
+from tests.e2e.conftest import shot, sign_in, wait_idle
+from tests.factories import (
+    make_case,
+    make_confirmed,
+    make_coordinator,
+    make_meeting,
+    make_rcp,
+    mobile,
+    start_now,
+)
+
+LIVE_TIMEOUT = 15_000  # ms: the page polls every 2 s; generous for a loaded 2-core machine
+
+
+@dataclass
+class Meeting:
+    id: int
+    coordinator: tuple[str, str]  # email, phone
+    participant: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def running(server) -> Meeting:
+    """A running meeting with two submitted cases, written into the server's database."""
+    engine = make_engine(f"sqlite:///{server.data_dir / 'rcp.db'}")
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            rcp = make_rcp(session)
+            coordinator = make_coordinator(
+                session, rcp, phone=mobile(60), first_name="Nadia", last_name="Lefort"
+            )
+            meeting = make_meeting(session, rcp, coordinator)
+            participant = make_confirmed(
+                session,
+                meeting,
+                coordinator,
+                phone=mobile(61),
+                first_name="Inès",
+                last_name="Marchal",
+            )
+            make_case(session, meeting, coordinator, last_name="Durandal", first_name="Lucie")
+            make_case(session, meeting, coordinator, last_name="Bernard", first_name="Paul")
+            start_now(session, meeting)
+            return Meeting(
+                id=meeting.id,
+                coordinator=(coordinator.email, coordinator.phone),
+                participant=(participant.email, participant.phone),
+            )
+    finally:
+        engine.dispose()
+
+
+def _open(browser, server, who: tuple[str, str], meeting_id: int):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="fr-FR")
+    page = context.new_page()
+    sign_in(page, server, *who)
+    page.goto(f"{server.url}/seance?id={meeting_id}")
+    page.get_by_text("Messagerie instantanée").wait_for()
+    wait_idle(page)
+    # Survives only as long as the page is not reloaded: proves updates arrive without reload.
+    page.evaluate("window.__notReloaded = true")
+    return context, page
+
+
+def test_chat_and_current_case_reach_the_other_browser_without_reload(
+    server, browser, running: Meeting
+) -> None:
+    """A message typed by the participant appears on the coordinator's page, as text; the case
+    the coordinator sets as current appears on the participant's page; neither page reloads."""
+    coord_ctx, coord = _open(browser, server, running.coordinator, running.id)
+    part_ctx, part = _open(browser, server, running.participant, running.id)
+    try:
+        join = part.get_by_role("link", name=re.compile("Rejoindre la visio-conférence"))
+        assert join.get_attribute("target") == "_blank"
+        assert join.get_attribute("href").endswith(f"salle?id={running.id}")
+        with part_ctx.expect_page() as opened:
+            join.click()
+        room = opened.value
+        room.wait_for_url(re.compile(rf"/salle\?id={running.id}$"))
+        room.close()  # the meeting page stayed open in the first tab
+        assert part.evaluate("window.__notReloaded === true")
+
+        message = "Bonjour <b>à tous</b> [lien](javascript:alert(1))"
+        part.get_by_placeholder("Écrire un message aux participants").fill(message)
+        part.get_by_placeholder("Écrire un message aux participants").press("Enter")
+        part.locator(".st-key-seance_chat_messages").get_by_text(message).wait_for(
+            timeout=LIVE_TIMEOUT
+        )
+        chat = coord.locator(".st-key-seance_chat_messages")
+        chat.get_by_text(message).wait_for(timeout=LIVE_TIMEOUT)
+        assert chat.locator("a, b, img").count() == 0  # no link, tag or image: shown as typed
+        assert "Dr Inès Marchal" in chat.inner_text()
+        shot(coord, "meeting_01_coordinator_receives_message")
+
+        coord.get_by_label("Cas en cours (affiché chez tous les participants)").click()
+        coord.get_by_role("option", name=re.compile("DURANDAL Lucie")).click()
+        coord.get_by_text("Cas en cours : 1. DURANDAL Lucie").wait_for(timeout=LIVE_TIMEOUT)
+        part.get_by_role("heading", name="DURANDAL Lucie").wait_for(timeout=LIVE_TIMEOUT)
+        wait_idle(part)
+        shot(part, "meeting_02_participant_follows_current_case")
+        assert part.evaluate("window.__notReloaded === true")
+        assert coord.evaluate("window.__notReloaded === true")
+
+        part.get_by_role("button", name="Lever la main").click()
+        coord.get_by_role("button", name="Donner la parole").wait_for(timeout=LIVE_TIMEOUT)
+        wait_idle(coord)
+        shot(coord, "meeting_03_coordinator_sees_hand")
+        coord.get_by_role("button", name="Donner la parole").click()
+        part.get_by_role("button", name="Lever la main").wait_for(timeout=LIVE_TIMEOUT)
+        assert part.evaluate("window.__notReloaded === true")
+    finally:
+        coord_ctx.close()
+        part_ctx.close()

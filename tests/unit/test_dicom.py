@@ -1,0 +1,734 @@
+"""Tests for rcp.dicom: headers, series order, decoding, windowing, rendering, identity checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pydicom.examples
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file, get_testdata_files
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from rcp import dicom
+from rcp.errors import InvalidInput
+
+warnings.filterwarnings("ignore", module="pydicom")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# Files pydicom ships broken on purpose (truncated pixels, invalid VR value, missing
+# attributes or transfer syntax, undecodable compressed streams).
+BROKEN_FILES = {
+    "JPEG-lossy.dcm",
+    "JPEG2000-embedded-sequence-delimiter.dcm",
+    "MR_truncated.dcm",
+    "badVR.dcm",
+    "meta_missing_tsyntax.dcm",
+    "nested_priv_SQ.dcm",
+}
+
+
+def _bundled_dicom_files() -> list[Path]:
+    files = []
+    for name in get_testdata_files():
+        path = Path(name)
+        if path.is_file() and dicom.is_dicom(path.read_bytes()):
+            files.append(path)
+    return sorted(files)
+
+
+BUNDLED = _bundled_dicom_files()
+BUNDLED_IMAGES = [
+    p
+    for p in BUNDLED
+    if p.name not in BROKEN_FILES and "PixelData" in pydicom.dcmread(p, force=True)
+]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    dicom.clear_volume_cache()
+
+
+def make_slice(
+    *,
+    series_uid: str,
+    instance: int | None,
+    position: tuple[float, float, float] | None,
+    orientation: tuple[float, ...] | None = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    pixels: np.ndarray | None = None,
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    window: tuple[float, float] | None = None,
+    photometric: str = "MONOCHROME2",
+    patient_name: str = "DUPONT^JEAN",
+    birth_date: str = "19800101",
+) -> bytes:
+    """A small uncompressed CT slice written by pydicom, as file bytes."""
+    if pixels is None:
+        pixels = np.full((8, 8), 1000 + (instance or 0), dtype=np.uint16)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.PatientName = patient_name
+    ds.PatientBirthDate = birth_date
+    ds.PatientSex = "M"
+    ds.Modality = "CT"
+    ds.StudyInstanceUID = "1.2.3.4"
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = "Abdomen"
+    ds.SeriesNumber = 2
+    if instance is not None:
+        ds.InstanceNumber = instance
+    if position is not None:
+        ds.ImagePositionPatient = list(position)
+    if orientation is not None:
+        ds.ImageOrientationPatient = list(orientation)
+    ds.PixelSpacing = [0.7, 0.7]
+    ds.SliceThickness = 1.25
+    ds.RescaleSlope = slope
+    ds.RescaleIntercept = intercept
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.set_pixel_data(pixels, photometric_interpretation=photometric, bits_stored=16)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def volume_of(*files: bytes) -> dicom.Volume:
+    contents = {f"k{i}": data for i, data in enumerate(files)}
+    return dicom.load_volume(list(contents), contents.__getitem__)
+
+
+# -- bundled files ---------------------------------------------------------------------------
+
+
+def test_bundled_files_cover_the_expected_range() -> None:
+    assert len(BUNDLED_IMAGES) >= 85
+    assert BROKEN_FILES <= {p.name for p in BUNDLED}
+
+
+@pytest.mark.parametrize("path", BUNDLED_IMAGES, ids=lambda p: p.name)
+def test_bundled_image_file_passes_checks_and_renders_a_png(path: Path) -> None:
+    data = path.read_bytes()
+    summary = dicom.check_dicom(data)
+    volume = dicom.load_volume([path.name], lambda _key: data)
+    png = dicom.render_slice(volume, len(volume) - 1)
+    assert png.startswith(PNG_SIGNATURE)
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (summary["columns"], summary["rows"])
+    assert len(volume) == summary["frames"]
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_FILES))
+def test_broken_bundled_file_is_refused_at_upload_with_assistant_advice(name: str) -> None:
+    data = Path(get_testdata_file(name, download=False)).read_bytes()
+    with pytest.raises(InvalidInput) as caught:
+        dicom.check_dicom(data)
+    assert str(caught.value).endswith("contactez l'assistant de votre RCP.")
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_FILES))
+def test_broken_bundled_file_is_refused_by_the_viewer_with_invalid_input(name: str) -> None:
+    data = Path(get_testdata_file(name, download=False)).read_bytes()
+    with pytest.raises(InvalidInput):
+        dicom.load_volume([name], lambda _key: data)
+
+
+@pytest.mark.parametrize(
+    "example",
+    ["ct", "mr", "rgb_color", "ybr_color", "palette_color", "jpeg2k", "overlay", "rt_dose"],
+)
+def test_pydicom_example_renders_a_png(example: str) -> None:
+    path = Path(getattr(pydicom.examples, example).filename)
+    volume = dicom.load_volume([example], lambda _key: path)
+    assert dicom.render_slice(volume, 0).startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("example", ["rt_plan", "rt_ss", "waveform", "dicomdir"])
+def test_pydicom_example_without_image_is_summarized_but_not_rendered(example: str) -> None:
+    path = Path(getattr(pydicom.examples, example).filename)
+    summary = dicom.summarize(path)
+    assert summary["has_pixels"] is False
+    with pytest.raises(InvalidInput, match="pas d'image"):
+        dicom.load_volume([example], lambda _key: path)
+
+
+def test_file_pydicom_itself_cannot_parse_is_not_taken_for_dicom() -> None:
+    # no_meta.dcm starts with a stray byte: pydicom reads a single garbage element from it.
+    data = Path(pydicom.examples.no_meta.filename).read_bytes()
+    assert dicom.is_dicom(data) is False
+    with pytest.raises(InvalidInput, match="n'est pas un fichier DICOM"):
+        dicom.summarize(data)
+
+
+def test_preamble_less_dataset_is_recognised_as_dicom() -> None:
+    data = Path(get_testdata_file("ExplVR_LitEndNoMeta.dcm", download=False)).read_bytes()
+    assert not dicom.has_dicm_magic(data)
+    assert dicom.is_dicom(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello world, not a medical image at all",
+        bytes(random.Random(1).randrange(256) for _ in range(4096)),
+        b"\x08\x00" + bytes(random.Random(2).randrange(256) for _ in range(4094)),
+    ],
+    ids=["empty", "text", "random", "group-0008-then-noise"],
+)
+def test_arbitrary_bytes_are_not_dicom(data: bytes) -> None:
+    assert dicom.is_dicom(data) is False
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+
+def test_summary_of_ct_small_holds_the_expected_json_values() -> None:
+    summary = dicom.summarize(Path(get_testdata_file("CT_small.dcm", download=False)))
+    json.dumps(summary)  # JSON-able
+    assert summary["patient_name"] == "CompressedSamples^CT1"
+    assert summary["modality"] == "CT"
+    assert (summary["rows"], summary["columns"], summary["frames"]) == (128, 128, 1)
+    assert summary["photometric_interpretation"] == "MONOCHROME2"
+    assert summary["transfer_syntax"] == "1.2.840.10008.1.2.1"
+    assert summary["image_orientation"] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert len(summary["image_position"]) == 3
+    assert summary["pixel_spacing"] == pytest.approx([0.661468, 0.661468])
+    assert summary["study_date"] == "2004-01-19"
+    assert summary["series_instance_uid"]
+
+
+def test_summary_reads_the_header_even_when_pixels_are_truncated() -> None:
+    data = Path(get_testdata_file("CT_small.dcm", download=False)).read_bytes()[:-5000]
+    assert dicom.summarize(data)["rows"] == 128
+    with pytest.raises(InvalidInput, match="tronqué"):
+        dicom.check_dicom(data)
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "JPEG2000.dcm", "examples_ybr_color.dcm"])
+def test_image_file_cut_anywhere_is_refused_at_upload(name: str) -> None:
+    data = Path(get_testdata_file(name, download=False)).read_bytes()
+    assert dicom.check_dicom(data)["has_pixels"]
+    for cut in range(0, len(data), max(1, len(data) // 60)):
+        with pytest.raises(InvalidInput):
+            dicom.check_dicom(data[:cut])
+
+
+def test_truncated_non_image_object_is_refused_at_upload() -> None:
+    data = Path(get_testdata_file("rtplan_truncated.dcm", download=False)).read_bytes()
+    with pytest.raises(InvalidInput, match="tronqué"):
+        dicom.check_dicom(data)
+
+
+def test_image_object_without_pixel_data_is_refused_at_upload() -> None:
+    ds = pydicom.dcmread(io.BytesIO(make_slice(series_uid="1.2", instance=1, position=None)))
+    del ds.PixelData
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    with pytest.raises(InvalidInput, match="ne contient pas les données de son image"):
+        dicom.check_dicom(buffer.getvalue())
+
+
+def test_summary_of_multiframe_file_counts_its_frames() -> None:
+    summary = dicom.summarize(Path(pydicom.examples.ybr_color.filename))
+    assert summary["frames"] == 30
+
+
+def test_directory_record_is_recognised() -> None:
+    summary = dicom.summarize(Path(pydicom.examples.dicomdir.filename))
+    assert dicom.is_directory_record(summary)
+    assert not dicom.is_directory_record(dicom.summarize(Path(pydicom.examples.ct.filename)))
+
+
+# -- series ordering -------------------------------------------------------------------------
+
+
+def _summaries(files: dict[str, bytes]) -> list[tuple[str, dict]]:
+    return [(key, dicom.summarize(data)) for key, data in files.items()]
+
+
+def test_shuffled_axial_series_is_sorted_by_position_not_by_upload_order() -> None:
+    uid = generate_uid()
+    # Instance numbers run opposite to z: the order must follow the position.
+    files = {
+        f"z{z}": make_slice(series_uid=uid, instance=20 - z, position=(0.0, 0.0, 2.5 * z))
+        for z in range(10)
+    }
+    items = _summaries(files)
+    random.Random(3).shuffle(items)
+    (series,) = dicom.group_series(items)
+    assert series.sorted_by == "position"
+    assert series.keys == [f"z{z}" for z in range(10)]
+
+
+def test_oblique_series_is_sorted_along_the_slice_normal() -> None:
+    uid = generate_uid()
+    angle = np.deg2rad(30)
+    row = (1.0, 0.0, 0.0)
+    column = (0.0, float(np.cos(angle)), float(np.sin(angle)))
+    normal = np.cross(row, column)
+    # Positions step along the normal but also slide in-plane, so that sorting by z alone
+    # or by the sum of coordinates would give another order.
+    in_plane = np.array(column) * 40.0
+    offsets = [3, 0, 4, 1, 2]
+    files = {
+        f"s{k}": make_slice(
+            series_uid=uid,
+            instance=None,
+            position=tuple(float(v) for v in normal * 2.0 * k + in_plane * ((-1) ** k)),
+            orientation=row + column,
+        )
+        for k in offsets
+    }
+    (series,) = dicom.group_series(_summaries(files))
+    assert series.sorted_by == "position"
+    assert series.keys == ["s0", "s1", "s2", "s3", "s4"]
+    z_order = sorted(files, key=lambda k: dicom.summarize(files[k])["image_position"][2])
+    assert z_order != series.keys  # the test would not distinguish a naive sort otherwise
+
+
+def test_series_without_positions_falls_back_to_instance_number() -> None:
+    uid = generate_uid()
+    files = {f"i{n}": make_slice(series_uid=uid, instance=n, position=None) for n in (3, 1, 2)}
+    (series,) = dicom.group_series(_summaries(files))
+    assert series.sorted_by == "instance_number"
+    assert series.keys == ["i1", "i2", "i3"]
+
+
+def test_series_with_repeated_positions_falls_back_to_instance_number() -> None:
+    uid = generate_uid()
+    files = {
+        f"t{n}": make_slice(series_uid=uid, instance=n, position=(0.0, 0.0, 10.0))
+        for n in (2, 3, 1)
+    }
+    (series,) = dicom.group_series(_summaries(files))
+    assert series.keys == ["t1", "t2", "t3"]
+
+
+def test_series_with_a_localizer_of_other_orientation_uses_instance_number() -> None:
+    uid = generate_uid()
+    files = {
+        "axial2": make_slice(series_uid=uid, instance=2, position=(0.0, 0.0, 5.0)),
+        "axial3": make_slice(series_uid=uid, instance=3, position=(0.0, 0.0, 0.0)),
+        "scout1": make_slice(
+            series_uid=uid,
+            instance=1,
+            position=(0.0, 0.0, 100.0),
+            orientation=(1.0, 0.0, 0.0, 0.0, 0.0, -1.0),
+        ),
+    }
+    (series,) = dicom.group_series(_summaries(files))
+    assert series.keys == ["scout1", "axial2", "axial3"]
+
+
+def test_series_without_positions_nor_numbers_keeps_upload_order() -> None:
+    uid = generate_uid()
+    files = {k: make_slice(series_uid=uid, instance=None, position=None) for k in "bca"}
+    (series,) = dicom.group_series(_summaries(files))
+    assert series.sorted_by == "upload"
+    assert series.keys == ["b", "c", "a"]
+
+
+def test_files_are_grouped_by_series_uid_and_files_without_image_left_out() -> None:
+    first, second = generate_uid(), generate_uid()
+    items = _summaries(
+        {
+            "a1": make_slice(series_uid=first, instance=1, position=(0.0, 0.0, 0.0)),
+            "b1": make_slice(series_uid=second, instance=1, position=(0.0, 0.0, 0.0)),
+            "a2": make_slice(series_uid=first, instance=2, position=(0.0, 0.0, 1.0)),
+        }
+    )
+    items.append(("plan", dicom.summarize(Path(pydicom.examples.rt_plan.filename))))
+    groups = {series.uid: series.keys for series in dicom.group_series(items)}
+    assert groups == {first: ["a1", "a2"], second: ["b1"]}
+
+
+def test_bundled_dicomdir_series_are_grouped_and_ordered() -> None:
+    folder = Path(pydicom.examples.dicomdir.filename).parent
+    items = [
+        (str(path.relative_to(folder)), dicom.summarize(path))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "DICOMDIR" and dicom.is_dicom(path.read_bytes())
+    ]
+    series = dicom.group_series(items)
+    images = [key for key, summary in items if summary["has_pixels"]]
+    assert len(images) == 31
+    assert sorted(m.key for s in series for m in s.members) == sorted(images)
+    for one in series:
+        numbers = [m.summary["instance_number"] for m in one.members]
+        if one.sorted_by == "instance_number":
+            assert numbers == sorted(numbers)
+
+
+# -- decoding and cache ----------------------------------------------------------------------
+
+
+def test_rescale_slope_and_intercept_give_hounsfield_units() -> None:
+    pixels = np.array([[0, 1024], [1064, 3000]], dtype=np.uint16)
+    volume = volume_of(
+        make_slice(series_uid="1.2", instance=1, position=None, pixels=pixels, intercept=-1024)
+    )
+    assert volume.frames[0].tolist() == [[-1024, 0], [40, 1976]]
+    assert volume.frames[0].dtype == np.int16
+
+
+def test_fractional_rescale_gives_float_values() -> None:
+    pixels = np.array([[0, 3], [10, 20]], dtype=np.uint16)
+    volume = volume_of(
+        make_slice(
+            series_uid="1.2", instance=1, position=None, pixels=pixels, slope=0.5, intercept=1.25
+        )
+    )
+    assert volume.frames[0].dtype == np.float32
+    assert volume.frames[0].tolist() == [[1.25, 2.75], [6.25, 11.25]]
+
+
+def test_second_load_of_a_series_is_served_from_cache_without_decoding() -> None:
+    data = make_slice(series_uid="1.2", instance=1, position=None)
+    calls: list[str] = []
+
+    def load(key: str) -> bytes:
+        calls.append(key)
+        return data
+
+    first = dicom.load_volume(["x"], load)
+    second = dicom.load_volume(["x"], load)
+    assert second is first
+    assert calls == ["x"]
+
+
+def test_cache_forgets_the_least_recently_used_volume() -> None:
+    data = make_slice(series_uid="1.2", instance=1, position=None)
+    for key in ("a", "b", "c", "d"):
+        dicom.load_volume([key], lambda _k: data)
+    dicom.load_volume(["a"], lambda _k: data)  # "a" becomes the most recent
+    dicom.load_volume(["e"], lambda _k: data)
+    assert dicom.cached_volume_keys() == [("c",), ("d",), ("a",), ("e",)]
+
+
+def test_multiframe_file_gives_one_frame_per_image() -> None:
+    volume = dicom.load_volume(["dose"], lambda _k: Path(pydicom.examples.rt_dose.filename))
+    assert len(volume) == 15
+    assert all(frame.shape == (10, 10) for frame in volume.frames)
+    assert volume.frames[0].tolist() != volume.frames[14].tolist()
+
+
+def test_multiframe_colour_file_is_decoded_to_rgb_frames() -> None:
+    volume = dicom.load_volume(["ybr"], lambda _k: Path(pydicom.examples.ybr_color.filename))
+    assert len(volume) == 30
+    assert volume.is_color(29)
+    assert volume.frames[0].dtype == np.uint8 and volume.frames[0].shape == (240, 320, 3)
+    assert volume.window_source is None
+
+
+def test_ybr_file_is_converted_to_rgb_like_its_rgb_twin() -> None:
+    rgb = dicom.load_volume(
+        ["rgb"], lambda _k: Path(get_testdata_file("SC_rgb_rle.dcm", download=False))
+    )
+    ybr = dicom.load_volume(
+        ["ybr"],
+        lambda _k: Path(get_testdata_file("SC_ybr_full_422_uncompressed.dcm", download=False)),
+    )
+    difference = np.abs(rgb.frames[0].astype(int) - ybr.frames[0].astype(int))
+    # Same picture; only rounding and chroma subsampling at colour edges differ. Left in
+    # YBR, the red corner would read (76, 84, 255) instead of (255, 0, 0).
+    assert np.percentile(difference, 95) <= 5
+    assert ybr.frames[0][0, 0].tolist() == pytest.approx([255, 0, 0], abs=3)
+
+
+def test_palette_colour_file_is_expanded_to_rgb() -> None:
+    volume = dicom.load_volume(["pal"], lambda _k: Path(pydicom.examples.palette_color.filename))
+    assert volume.is_color(0)
+    image = dicom.slice_image(volume, 0)
+    assert image.mode == "RGB"
+    assert len(set(image.getdata())) > 10
+
+
+def test_sixteen_bit_rgb_is_scaled_down_to_eight_bits() -> None:
+    path = Path(get_testdata_file("SC_rgb_rle_16bit.dcm", download=False))
+    eight = Path(get_testdata_file("SC_rgb_rle.dcm", download=False))
+    wide = dicom.load_volume(["16"], lambda _k: path)
+    narrow = dicom.load_volume(["8"], lambda _k: eight)
+    assert np.abs(wide.frames[0].astype(int) - narrow.frames[0].astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "compressed", ["MR_small_RLE.dcm", "MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm"]
+)
+def test_lossless_compressed_file_decodes_to_the_uncompressed_values(compressed: str) -> None:
+    reference = dicom.load_volume(
+        ["ref"], lambda _k: Path(get_testdata_file("MR_small.dcm", download=False))
+    )
+    volume = dicom.load_volume(
+        [compressed], lambda _k: Path(get_testdata_file(compressed, download=False))
+    )
+    assert np.array_equal(volume.frames[0], reference.frames[0])
+
+
+def test_jpeg2000_ct_renders_with_its_full_size() -> None:
+    path = Path(get_testdata_file("JPEG2000.dcm", download=False))
+    volume = dicom.load_volume(["j2k"], lambda _k: path)
+    assert dicom.slice_image(volume, 0).size == (256, 1024)
+
+
+def test_monochrome1_is_displayed_inverted() -> None:
+    pixels = np.array([[0, 4000]], dtype=np.uint16)
+    volume = volume_of(
+        make_slice(
+            series_uid="1.2",
+            instance=1,
+            position=None,
+            pixels=pixels,
+            intercept=0,
+            window=(2000, 4000),
+            photometric="MONOCHROME1",
+        )
+    )
+    image = np.asarray(dicom.slice_image(volume, 0))
+    assert image[0, 0] == 255 and image[0, 1] == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "examples_overlay.dcm"]
+)
+def test_fast_native_decoding_gives_pydicom_values(name: str) -> None:
+    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+    fast = dicom._native_gray_pixels(ds)
+    assert fast is not None
+    assert np.array_equal(fast[0], ds.pixel_array)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["liver_1frame.dcm", "JPEGLSNearLossless_16.dcm", "MR_small_bigendian.dcm", "rtdose.dcm"],
+)
+def test_fast_native_decoding_leaves_other_layouts_to_pydicom(name: str) -> None:
+    # 1-bit, compressed, big endian and 32-bit data take pydicom's decoder.
+    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+    assert dicom._native_gray_pixels(ds) is None
+
+
+def test_fast_native_decoding_sign_extends_twelve_bit_values() -> None:
+    pixels = np.array([[-2048, -1, 0, 2047]], dtype=np.int16)
+    ds = pydicom.dcmread(io.BytesIO(make_slice(series_uid="1.2", instance=1, position=None)))
+    ds.set_pixel_data(pixels, photometric_interpretation="MONOCHROME2", bits_stored=12)
+    raw = bytearray(ds.PixelData)
+    raw[5] |= 0x30  # garbage in the 4 unused high bits of 0 ...
+    raw[7] |= 0xF0  # ... and of 2047, which would read -2049 as a plain int16
+    ds.PixelData = bytes(raw)
+    assert dicom._native_gray_pixels(ds)[0].tolist() == [[-2048, -1, 0, 2047]]
+    assert ds.pixel_array.tolist() == [[-2048, -1, 0, 2047]]  # pydicom agrees
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (5, 7, 3)])
+def test_png_encoder_round_trips_exactly(shape: tuple[int, ...]) -> None:
+    pixels = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    decoded = np.asarray(Image.open(io.BytesIO(dicom.encode_png(pixels))))
+    assert np.array_equal(decoded, pixels)
+
+
+def test_rendered_png_holds_the_windowed_slice() -> None:
+    volume = dicom.load_volume(["ct"], lambda _k: Path(pydicom.examples.ct.filename))
+    png = dicom.render_slice(volume, 0, center=40, width=400)
+    expected = dicom.window_to_uint8(volume.frames[0], 40, 400)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), expected)
+
+
+def test_slice_outside_the_volume_raises_index_error() -> None:
+    volume = volume_of(make_slice(series_uid="1.2", instance=1, position=None))
+    with pytest.raises(IndexError):
+        dicom.render_slice(volume, 1)
+
+
+def test_empty_series_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        dicom.load_volume([], lambda _k: b"")
+
+
+# -- windowing -------------------------------------------------------------------------------
+
+
+def test_linear_window_follows_the_dicom_formula_at_its_edges() -> None:
+    values = np.array([-1000, -160, -159, 39.5, 239, 240, 3000], dtype=np.float64)
+    out = dicom.window_to_uint8(values, center=40, width=400)
+    assert out[0] == 0 and out[1] == 0
+    assert out[2] == round(((-159 - 39.5) / 399 + 0.5) * 255)
+    assert out[3] == 128  # 127.5 rounded half to even
+    assert out[4] == 255 and out[5] == 255 and out[6] == 255
+
+
+def test_window_output_rises_with_the_value() -> None:
+    out = dicom.window_to_uint8(np.arange(-200, 300), center=40, width=400)
+    assert np.all(np.diff(out.astype(int)) >= 0)
+    assert out[0] == 0 and out[-1] == 255
+
+
+def test_window_of_width_one_is_a_threshold() -> None:
+    out = dicom.window_to_uint8(np.array([9, 9.5, 10]), center=10, width=1)
+    assert out.tolist() == [0, 0, 255]
+
+
+def test_window_narrower_than_one_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="largeur"):
+        dicom.window_to_uint8(np.zeros(3), center=0, width=0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16])
+def test_lookup_table_windowing_matches_the_formula(dtype: type) -> None:
+    info = np.iinfo(dtype)
+    frame = np.random.default_rng(4).integers(info.min, info.max, (64, 64), endpoint=True)
+    frame = frame.astype(dtype)
+    expected = dicom.window_to_uint8(frame, center=40, width=350)
+    assert np.array_equal(dicom.window_frame(frame, 40, 350), expected)
+
+
+def test_file_window_is_the_default_when_present() -> None:
+    volume = volume_of(make_slice(series_uid="1.2", instance=1, position=None, window=(40, 80)))
+    assert (volume.default_center, volume.default_width) == (40.0, 80.0)
+    assert volume.window_source == "fichier"
+
+
+def test_automatic_window_is_computed_when_the_file_has_none() -> None:
+    path = Path(get_testdata_file("CT_small.dcm", download=False))
+    assert "WindowCenter" not in pydicom.dcmread(path)
+    volume = dicom.load_volume(["ct"], lambda _k: path)
+    assert volume.window_source == "auto"
+    frame = volume.frames[0].astype(float)
+    low, high = np.percentile(frame, [0.5, 99.5])
+    assert volume.default_center == pytest.approx((low + high) / 2)
+    assert volume.default_width == pytest.approx(high - low)
+    image = np.asarray(dicom.slice_image(volume, 0))
+    assert image.min() == 0 and image.max() == 255
+
+
+def test_explicit_window_overrides_the_default() -> None:
+    pixels = np.array([[1024 - 200, 1024 + 40, 1024 + 400]], dtype=np.uint16)
+    volume = volume_of(make_slice(series_uid="1.2", instance=1, position=None, pixels=pixels))
+    preset = dicom.WINDOW_PRESETS["soft_tissue"]
+    image = np.asarray(dicom.slice_image(volume, 0, center=preset.center, width=preset.width))
+    assert image.tolist() == [[0, 128, 255]]
+
+
+def test_window_presets_have_french_labels_and_usual_values() -> None:
+    presets = {p.label: (p.center, p.width) for p in dicom.WINDOW_PRESETS.values()}
+    assert presets["Tissus mous"] == (40, 400)
+    assert presets["Poumon"] == (-600, 1500)
+    assert presets["Os"] in ((500, 2000), (300, 1500))
+    assert "Rein" in presets
+
+
+# -- patient identity ------------------------------------------------------------------------
+
+
+def _summary(name: str = "LEFEVRE-DUPONT^JEAN PIERRE", birth: str = "1980-01-02") -> dict:
+    return {"patient_name": name, "patient_birth_date": birth, "patient_sex": "M"}
+
+
+def test_same_patient_with_other_accents_case_and_punctuation_gives_no_warning() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary(),
+        last_name="Lefèvre Dupont",
+        first_name="Jean-Pierre",
+        birth_date=date(1980, 1, 2),
+    )
+    assert warnings_ == []
+
+
+def test_usage_name_contained_in_birth_name_gives_no_warning() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary("DUPONT^JEAN"), last_name="Dupont Martin", first_name="Jean", birth_date=None
+    )
+    assert warnings_ == []
+
+
+def test_other_last_name_gives_a_warning() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary("MARTIN^JEAN"), last_name="Durand", first_name="Jean", birth_date="1980-01-02"
+    )
+    assert len(warnings_) == 1
+    assert "nom du patient" in warnings_[0] and "MARTIN" in warnings_[0]
+
+
+def test_other_first_name_gives_a_warning() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary("DURAND^PAUL"), last_name="Durand", first_name="Jean", birth_date=None
+    )
+    assert len(warnings_) == 1 and "prénom" in warnings_[0]
+
+
+def test_other_birth_date_gives_a_warning_in_french_format() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary(birth="1980-01-02"),
+        last_name="Lefevre Dupont",
+        first_name="Jean Pierre",
+        birth_date=date(1980, 2, 1),
+    )
+    assert len(warnings_) == 1
+    assert "02/01/1980" in warnings_[0] and "01/02/1980" in warnings_[0]
+
+
+def test_swapped_names_give_one_specific_warning() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary("JEAN^DURAND"), last_name="Durand", first_name="Jean", birth_date=None
+    )
+    assert len(warnings_) == 1 and "inversés" in warnings_[0]
+
+
+@pytest.mark.parametrize("name", ["", "ANONYMOUS", "Anonyme^", "^"])
+def test_anonymised_header_gives_no_name_warning(name: str) -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary(name, birth=""), last_name="Durand", first_name="Jean", birth_date="1980-01-02"
+    )
+    assert warnings_ == []
+
+
+def test_other_sex_gives_a_warning_when_the_case_sex_is_given() -> None:
+    warnings_ = dicom.patient_mismatch(
+        _summary(),
+        last_name="Lefevre Dupont",
+        first_name="Jean Pierre",
+        birth_date=None,
+        sex="F",
+    )
+    assert len(warnings_) == 1 and "sexe" in warnings_[0]
+
+
+def test_mismatch_is_found_from_a_real_header() -> None:
+    summary = dicom.summarize(Path(get_testdata_file("CT_small.dcm", download=False)))
+    warnings_ = dicom.patient_mismatch(
+        summary, last_name="Durand", first_name="Jean", birth_date=None
+    )
+    assert warnings_ and "CompressedSamples" in warnings_[0]
+
+
+# -- display ---------------------------------------------------------------------------------
+
+
+def test_display_metadata_gives_french_labels_and_formats() -> None:
+    rows = dict(
+        dicom.display_metadata(
+            dicom.summarize(make_slice(series_uid="1.2", instance=7, position=(0.0, 0.0, 0.0)))
+        )
+    )
+    assert rows["Patient"] == "DUPONT JEAN"
+    assert rows["Date de naissance"] == "01/01/1980"
+    assert rows["Modalité"] == "Scanner (CT)"
+    assert rows["N° d'image"] == "7"
+    assert rows["Taille du pixel"] == "0,7 × 0,7 mm"
+    assert rows["Matrice"] == "8 × 8"
