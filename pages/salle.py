@@ -16,6 +16,7 @@ STREAM_KEY = "salle_stream"
 SCREEN_KEY = "salle_screen"
 MUTE_KEY = "salle_mute"
 CAMERA_OFF_KEY = "salle_camera_off"
+NO_CAMERA_KEY = "salle_no_camera"
 POLL_S = 3.0
 # A connection still negotiating after this long is stuck (seen now and then on loaded
 # machines: the browser's offer never gets its answer); the page starts a fresh one, at most
@@ -80,9 +81,12 @@ def _step_back() -> None:
     )
 
 
-def _enter(audio_only: bool) -> None:
+def _enter() -> None:
+    # The toggle's value as the browser sent it with this click, not as it was when the button
+    # was drawn: "sans caméra" then "Rejoindre" clicked quickly (before the rerun of the toggle
+    # finished) would otherwise open the camera the user had just declined.
     st.session_state[keys.SALLE_ENTERED] = True
-    st.session_state[keys.SALLE_AUDIO_ONLY] = audio_only
+    st.session_state[keys.SALLE_AUDIO_ONLY] = bool(st.session_state.get(NO_CAMERA_KEY))
     st.session_state[keys.SALLE_ATTENDING] = False
 
 
@@ -174,14 +178,13 @@ def _lobby() -> None:
         "entendre la voix des autres. La caméra est facultative : sans caméra, les autres "
         "voient vos initiales."
     )
-    no_camera = st.toggle("Participer sans caméra (micro seul)", key="salle_no_camera")
+    no_camera = st.toggle("Participer sans caméra (micro seul)", key=NO_CAMERA_KEY)
     st.button(
         "Rejoindre la salle",
         type="primary",
         key="salle_enter",
         icon=":material/videocam:" if not no_camera else ":material/mic:",
         on_click=_enter,
-        args=(no_camera,),
     )
     st.page_link(
         "pages/materiel.py", label="Tester mon matériel avant d'entrer", icon=":material/build:"

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from rcp import meetings
 from rcp.db import make_engine
-from rcp.models import Attendance, Meeting
+from rcp.models import Attendance, Meeting, Rcp, User
 from tests.e2e.conftest import shot, sign_in, wait_idle
 from tests.factories import (
     make_coordinator,
@@ -86,6 +86,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class People:
+    rcp_id: int
+    coordinator: Person
+    doctor: Person
+    stranger: Person
+
+
+@dataclass(frozen=True)
 class RoomData:
     meeting_id: int
     coordinator: Person
@@ -105,9 +113,8 @@ def engine(server):
 
 
 @pytest.fixture(scope="module")
-def room_data(engine) -> RoomData:
-    """An RCP meeting that started five minutes ago, a coordinator, a confirmed doctor and a
-    doctor of the platform who takes no part in it, built through the services."""
+def people(engine) -> People:
+    """An RCP, its coordinator, a member and a doctor of the platform who is not a member."""
     with Session(engine, expire_on_commit=False) as session:
         rcp = make_rcp(session)
         coordinator = make_coordinator(
@@ -134,11 +141,27 @@ def room_data(engine) -> RoomData:
             email="eve.etrangere@chu.example",
             phone="+33612345613",
         )
+        return People(rcp.id, _person(coordinator), _person(doctor), _person(stranger))
+
+
+@pytest.fixture
+def room_data(engine, people: People) -> RoomData:
+    """A meeting of that RCP that started five minutes ago, the doctor confirmed, built through
+    the services. A new one for every test and every rerun: a rerun must not find the
+    attendance rows and the presenter of the failed attempt."""
+    with Session(engine, expire_on_commit=False) as session:
+        rcp = session.get(Rcp, people.rcp_id)
+        coordinator = _user(session, people.coordinator.email)
+        doctor = _user(session, people.doctor.email)
         meeting = make_meeting(session, rcp, coordinator)
         meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=doctor.id)
         meetings.respond(session, actor=doctor, meeting_id=meeting.id, accept=True)
         start_now(session, meeting, started_minutes_ago=5)
-        return RoomData(meeting.id, _person(coordinator), _person(doctor), _person(stranger))
+        return RoomData(meeting.id, people.coordinator, people.doctor, people.stranger)
+
+
+def _user(session: Session, email: str) -> User:
+    return session.exec(select(User).where(User.email == email)).one()
 
 
 def _open_room(browser, server, person: Person, meeting_id: int):
@@ -261,7 +284,11 @@ def test_two_participants_see_each_other_and_attendance_is_recorded(
         while len(rows := _attendance(engine, room_data.meeting_id)) < 2:
             assert time.monotonic() < deadline, rows
             time.sleep(0.5)
-        assert all(r.left_at is None for r in rows)
+        assert all(r.left_at is None for r in rows), (
+            rows,
+            coord.locator("[data-testid='stAlert']").all_inner_texts(),
+            doc.locator("[data-testid='stAlert']").all_inner_texts(),
+        )
 
         # Screen sharing: granted by the coordinator, captured with getDisplayMedia (Chromium's
         # fake UI picks a fake screen), sent to the server and mixed in.
@@ -317,13 +344,16 @@ def test_two_participants_see_each_other_and_attendance_is_recorded(
         coord.get_by_text("sans caméra", exact=True).wait_for(timeout=45_000)
         shot(doc, "salle_08_doctor_audio_only")
         assert len(_attendance(engine, room_data.meeting_id)) == 3
+    except BaseException:
+        for name, page in (("coordinator", coord), ("doctor", doc)):
+            shot(page, f"salle_failed_{name}")
+            print(name, "sees:", page.locator("[data-testid='stMain']").inner_text(timeout=5_000))
+        raise
     finally:
         coord_ctx.close()
         doc_ctx.close()
 
 
 def _user_id(engine, email_start: str) -> int:
-    from rcp.models import User
-
     with Session(engine) as session:
         return session.exec(select(User.id).where(col(User.email).startswith(email_start))).one()

@@ -176,6 +176,19 @@ def test_without_camera_only_the_microphone_is_asked_for(fakes, db, setup) -> No
     assert at.toggle(key="salle_camera_off").disabled
 
 
+def test_no_camera_clicked_just_before_joining_is_honoured(fakes, db, setup) -> None:
+    """ "Participer sans caméra" then "Rejoindre la salle" at once, before the toggle's own rerun
+    ended (seen on a loaded machine): both values come in one rerun, and the button still
+    carries what was drawn with the camera on. The camera must stay off all the same."""
+    at = _room(db, setup.doctor, setup.meeting.id)
+    at.toggle(key="salle_no_camera").set_value(True)
+    at.button(key="salle_enter").click().run()
+    assert not at.exception
+    assert fakes.streamer.calls[-1]["media_stream_constraints"] == {"video": False, "audio": True}
+    (person,) = room_page.registry().get(setup.meeting.id).participants()
+    assert person.camera_off
+
+
 def test_playing_stream_records_the_join_and_quitting_the_leave(fakes, db, setup) -> None:
     at = _enter(_room(db, setup.doctor, setup.meeting.id))
     assert _rows(db) == []  # not before the stream plays
