@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import matplotlib
 from fontTools import ttLib
@@ -25,10 +24,9 @@ from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from PIL import Image, UnidentifiedImageError
 
+from rcp.dates import MONTHS, PARIS, WEEKDAYS
 from rcp.errors import InvalidInput
 from rcp.labs import LAB_TESTS, LabValue, format_value
-
-PARIS = ZoneInfo("Europe/Paris")
 
 # --------------------------------------------------------------------------------------------
 # Input
@@ -178,21 +176,6 @@ _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 _FAMILY = "DejaVu"
 _DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _NBSP_BEFORE = re.compile(r" (?=[»;:!?])")
 _SEX_LABELS = {"F": "Féminin", "M": "Masculin"}
 
@@ -244,7 +227,7 @@ def format_date(day: date) -> str:
 
 def format_long_date(day: date) -> str:
     """mardi 3 décembre 2026."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def format_datetime(moment: datetime) -> str:

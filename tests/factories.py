@@ -245,6 +245,48 @@ def start_now(session: Session, meeting, *, started_minutes_ago: int = 10) -> No
     session.commit()
 
 
+@dataclass(frozen=True)
+class RunningMeeting:
+    """A meeting under way and the (email, phone) of its coordinator and of a participant."""
+
+    id: int
+    coordinator: tuple[str, str]
+    participant: tuple[str, str]
+
+
+def seed_running_meeting(database_url: str, *, phones: tuple[int, int]) -> RunningMeeting:
+    """A running meeting with two submitted cases ("Durandal", "Bernard"), its coordinator
+    Nadia Lefort and a confirmed participant Inès Marchal, written into that database."""
+    from rcp.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            rcp = make_rcp(session)
+            coordinator = make_coordinator(
+                session, rcp, phone=mobile(phones[0]), first_name="Nadia", last_name="Lefort"
+            )
+            meeting = make_meeting(session, rcp, coordinator)
+            participant = make_confirmed(
+                session,
+                meeting,
+                coordinator,
+                phone=mobile(phones[1]),
+                first_name="Inès",
+                last_name="Marchal",
+            )
+            make_case(session, meeting, coordinator, last_name="Durandal", first_name="Lucie")
+            make_case(session, meeting, coordinator, last_name="Bernard", first_name="Paul")
+            start_now(session, meeting)
+            return RunningMeeting(
+                id=meeting.id,
+                coordinator=(coordinator.email, coordinator.phone),
+                participant=(participant.email, participant.phone),
+            )
+    finally:
+        engine.dispose()
+
+
 def make_confirmed(session: Session, meeting, coordinator: User, **overrides) -> User:
     """A doctor invited by the coordinator who confirmed ("Valider ma participation")."""
     from rcp import meetings

@@ -3,62 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
-from sqlmodel import Session
 
-from rcp.db import make_engine
 from tests.e2e.conftest import shot, sign_in, wait_idle
 from tests.factories import (
-    make_case,
-    make_confirmed,
-    make_coordinator,
-    make_meeting,
-    make_rcp,
-    mobile,
-    start_now,
+    RunningMeeting,
+    seed_running_meeting,
 )
 
 LIVE_TIMEOUT = 15_000  # ms: the page polls every 2 s; generous for a loaded 2-core machine
 
 
-@dataclass
-class Meeting:
-    id: int
-    coordinator: tuple[str, str]  # email, phone
-    participant: tuple[str, str]
-
-
 @pytest.fixture(scope="module")
-def running(server) -> Meeting:
+def running(server) -> RunningMeeting:
     """A running meeting with two submitted cases, written into the server's database."""
-    engine = make_engine(f"sqlite:///{server.data_dir / 'rcp.db'}")
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            rcp = make_rcp(session)
-            coordinator = make_coordinator(
-                session, rcp, phone=mobile(60), first_name="Nadia", last_name="Lefort"
-            )
-            meeting = make_meeting(session, rcp, coordinator)
-            participant = make_confirmed(
-                session,
-                meeting,
-                coordinator,
-                phone=mobile(61),
-                first_name="Inès",
-                last_name="Marchal",
-            )
-            make_case(session, meeting, coordinator, last_name="Durandal", first_name="Lucie")
-            make_case(session, meeting, coordinator, last_name="Bernard", first_name="Paul")
-            start_now(session, meeting)
-            return Meeting(
-                id=meeting.id,
-                coordinator=(coordinator.email, coordinator.phone),
-                participant=(participant.email, participant.phone),
-            )
-    finally:
-        engine.dispose()
+    return seed_running_meeting(f"sqlite:///{server.data_dir / 'rcp.db'}", phones=(60, 61))
 
 
 def _open(browser, server, who: tuple[str, str], meeting_id: int):
@@ -74,7 +34,7 @@ def _open(browser, server, who: tuple[str, str], meeting_id: int):
 
 
 def test_chat_and_current_case_reach_the_other_browser_without_reload(
-    server, browser, running: Meeting
+    server, browser, running: RunningMeeting
 ) -> None:
     """A message typed by the participant appears on the coordinator's page, as text; the case
     the coordinator sets as current appears on the participant's page; neither page reloads."""

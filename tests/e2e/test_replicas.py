@@ -20,16 +20,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlmodel import Session
 
-from rcp.db import make_engine
+from tests.databases import throwaway_postgres
 from tests.e2e.conftest import (
     ADMIN_EMAIL,
     ADMIN_PHONE,
@@ -41,13 +37,8 @@ from tests.e2e.conftest import (
     wait_idle,
 )
 from tests.factories import (
-    make_case,
-    make_confirmed,
-    make_coordinator,
-    make_meeting,
-    make_rcp,
-    mobile,
-    start_now,
+    RunningMeeting,
+    seed_running_meeting,
 )
 from tests.ports import free_ports
 
@@ -63,22 +54,6 @@ pytestmark = [
 
 
 # --- the cluster -------------------------------------------------------------------------------
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database on the server of ``server_url``, dropped afterwards."""
-    url = make_url(server_url)
-    name = f"rcp_replicas_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _substitute(text: str, old: str, new: str, *, count: int | None = None) -> str:
@@ -207,7 +182,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     data_dir, prefix = base / "data", base / "nginx"
     (prefix / "tmp").mkdir(parents=True)
     proxy_port, *ports = free_ports(3)
-    with throwaway_postgres(PG_URL) as database_url:
+    with throwaway_postgres(PG_URL, "rcp_replicas") as database_url:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("RCP_", "STREAMLIT_"))},
             "RCP_DATABASE_URL": database_url,
@@ -328,41 +303,9 @@ def test_the_room_page_pins_every_participant_of_a_meeting_to_one_replica(
         assert f"rcp_room={other};" in " ".join(resp.headers.get_all("set-cookie") or [])
 
 
-@dataclass
-class RunningMeeting:
-    id: int
-    coordinator: tuple[str, str]
-    participant: tuple[str, str]
-
-
 @pytest.fixture(scope="module")
 def running(cluster: Cluster) -> RunningMeeting:
-    engine = make_engine(cluster.database_url)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            rcp = make_rcp(session)
-            coordinator = make_coordinator(
-                session, rcp, phone=mobile(70), first_name="Nadia", last_name="Lefort"
-            )
-            meeting = make_meeting(session, rcp, coordinator)
-            participant = make_confirmed(
-                session,
-                meeting,
-                coordinator,
-                phone=mobile(71),
-                first_name="Inès",
-                last_name="Marchal",
-            )
-            make_case(session, meeting, coordinator, last_name="Durandal", first_name="Lucie")
-            make_case(session, meeting, coordinator, last_name="Bernard", first_name="Paul")
-            start_now(session, meeting)
-            return RunningMeeting(
-                id=meeting.id,
-                coordinator=(coordinator.email, coordinator.phone),
-                participant=(participant.email, participant.phone),
-            )
-    finally:
-        engine.dispose()
+    return seed_running_meeting(cluster.database_url, phones=(70, 71))
 
 
 def _pinned_page(browser, cluster: Cluster, node_key: str, who: tuple[str, str], meeting_id: int):

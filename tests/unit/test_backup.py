@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from rcp.db import make_engine
 from rcp.files import FileStore
 from rcp.models import Attachment, Case, ChatMessage, Opinion, User
 from tests.conftest import PG_URL
+from tests.databases import throwaway_postgres
 from tests.factories import (
     attend,
     make_case,
@@ -211,20 +211,14 @@ def test_postgresql_round_trip_gives_back_every_row_and_every_file(engine, tmp_p
     manifest = backup.backup(tmp_path / "bk", engine=engine, files_dir=source_files)
     assert manifest.backend == "postgresql" and (tmp_path / "bk" / "database.dump").is_file()
 
-    name = f"rcp_restore_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    target = make_engine(engine.url.set(database=name).render_as_string(hide_password=False))
-    try:
-        backup.restore(tmp_path / "bk", engine=target, files_dir=tmp_path / "restored-files")
-        assert dump_tables(target) == before
-        assert file_hashes(tmp_path / "restored-files") == file_hashes(source_files)
-    finally:
-        target.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with throwaway_postgres(PG_URL, "rcp_restore") as target_url:
+        target = make_engine(target_url)
+        try:
+            backup.restore(tmp_path / "bk", engine=target, files_dir=tmp_path / "restored-files")
+            assert dump_tables(target) == before
+            assert file_hashes(tmp_path / "restored-files") == file_hashes(source_files)
+        finally:
+            target.dispose()
 
 
 def test_backup_taken_while_files_are_uploaded_restores_with_no_file_missing(

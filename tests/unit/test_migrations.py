@@ -12,9 +12,7 @@ rename, a conversion) declares it in ``INTENDED_CHANGES`` with the reason.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from rcp import models
 from rcp.db import alembic_config, current_revision, make_engine, upgrade
+from tests.databases import throwaway_postgres
 
 PG_URL = os.environ.get("RCP_TEST_DATABASE_URL", "")
 
@@ -107,22 +106,6 @@ SAMPLES: dict[str, dict[str, Any]] = {
 # --- databases ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database on the server of ``server_url``, dropped afterwards."""
-    url = make_url(server_url)
-    name = f"rcp_migrations_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 @pytest.fixture(
     params=[
         "sqlite",
@@ -139,7 +122,7 @@ def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    with throwaway_postgres(PG_URL) as url:
+    with throwaway_postgres(PG_URL, "rcp_migrations") as url:
         engine = make_engine(url)
         yield engine
         engine.dispose()
