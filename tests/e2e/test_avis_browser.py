@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
+from rcp import cases
 from rcp.db import make_engine
 from rcp.models import AuditEvent, Opinion
 from tests.e2e.conftest import ARTIFACTS, shot, sign_in, wait_idle
@@ -107,3 +108,37 @@ def test_coordinator_validates_participant_downloads_outsider_is_refused(
     assert stranger.get_by_text(PROPOSAL).count() == 0
     shot(stranger, "avis_04_refused")
     stranger_ctx.close()
+
+
+def test_coordinator_opens_a_case_on_the_access_page_and_sees_its_reader(
+    server, browser, team: CaseTeam
+) -> None:
+    """On "Accès aux cas" the closed case shows its count of readers; a click opens the table
+    of who opened it (the pathologist, with a count of openings); a click closes it."""
+    engine = make_engine(f"sqlite:///{server.data_dir / 'rcp.db'}")
+    with Session(engine, expire_on_commit=False) as session:
+        cases.get_case(session, actor=team.pathologist, case_id=team.case.id)
+    engine.dispose()
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="fr-FR")
+    page = context.new_page()
+    try:
+        sign_in(page, server, team.assistant.email, team.assistant.phone)
+        page.goto(f"{server.url}/acces-cas")
+        page.get_by_role("heading", name="Accès aux cas").wait_for()
+        wait_idle(page)
+        summary = page.get_by_text(f"Cas n° {team.case.id} —")
+        summary.wait_for()
+        reader = page.get_by_role("cell", name=team.pathologist.display_name)
+        assert not reader.is_visible()  # closed
+        summary.click()
+        reader.wait_for(timeout=15_000)
+        wait_idle(page)
+        page.wait_for_timeout(1_500)
+        assert reader.is_visible()  # still there once the page has settled
+        row = page.get_by_role("row").filter(has=reader)
+        assert row.get_by_role("cell").nth(1).inner_text().strip() not in ("", "0")
+        shot(page, "acces_cas_01_case_opened")
+        summary.click()
+        reader.wait_for(state="hidden", timeout=15_000)
+    finally:
+        context.close()
