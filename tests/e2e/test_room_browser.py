@@ -80,6 +80,7 @@ SILENT = 0.005
 
 @dataclass(frozen=True)
 class Person:
+    id: int
     email: str
     phone: str
     name: str
@@ -102,7 +103,7 @@ class RoomData:
 
 
 def _person(user) -> Person:
-    return Person(email=user.email, phone=user.phone, name=user.display_name)
+    return Person(id=user.id, email=user.email, phone=user.phone, name=user.display_name)
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +152,13 @@ def room_data(engine, people: People) -> RoomData:
     attendance rows and the presenter of the failed attempt."""
     with Session(engine, expire_on_commit=False) as session:
         rcp = session.get(Rcp, people.rcp_id)
-        coordinator = _user(session, people.coordinator.email)
-        doctor = _user(session, people.doctor.email)
+        coordinator = session.get(User, people.coordinator.id)
+        doctor = session.get(User, people.doctor.id)
         meeting = make_meeting(session, rcp, coordinator)
         meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=doctor.id)
         meetings.respond(session, actor=doctor, meeting_id=meeting.id, accept=True)
         start_now(session, meeting, started_minutes_ago=5)
         return RoomData(meeting.id, people.coordinator, people.doctor, people.stranger)
-
-
-def _user(session: Session, email: str) -> User:
-    return session.exec(select(User).where(User.email == email)).one()
 
 
 def _open_room(browser, server, person: Person, meeting_id: int):
@@ -294,7 +291,7 @@ def test_two_participants_see_each_other_and_attendance_is_recorded(
         # fake UI picks a fake screen), sent to the server and mixed in.
         coord.get_by_role("button", name="Autoriser le partage d'écran").first.wait_for()
         assert doc.get_by_role("button", name="Autoriser le partage d'écran").count() == 0
-        doc_person = coord.locator(".st-key-salle_person_" + str(_user_id(engine, "paul")))
+        doc_person = coord.locator(".st-key-salle_person_" + str(room_data.doctor.id))
         doc_person.get_by_role("button", name="Autoriser le partage d'écran").click()
         share = doc.frame_locator(SCREEN).get_by_role("button", name="Partager mon écran")
         share.wait_for(timeout=30_000)
@@ -352,8 +349,3 @@ def test_two_participants_see_each_other_and_attendance_is_recorded(
     finally:
         coord_ctx.close()
         doc_ctx.close()
-
-
-def _user_id(engine, email_start: str) -> int:
-    with Session(engine) as session:
-        return session.exec(select(User.id).where(col(User.email).startswith(email_start))).one()
