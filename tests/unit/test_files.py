@@ -474,6 +474,19 @@ def test_zip_bomb_is_refused_by_its_declared_total_size() -> None:
         )
 
 
+def test_zip_entry_in_an_unsupported_compression_method_is_refused_as_corrupt() -> None:
+    """zipfile raises NotImplementedError for a method it cannot read (here 99, WinZip's AES):
+    the doctor gets the French "archive corrompue" message, not a traceback."""
+    archive = bytearray(
+        make_zip({"1.dcm": bundled("CT_small.dcm")}, compression=zipfile.ZIP_STORED)
+    )
+    local, central = archive.find(b"PK\x03\x04"), archive.find(b"PK\x01\x02")
+    struct.pack_into("<H", archive, local + 8, 99)
+    struct.pack_into("<H", archive, central + 10, 99)
+    with pytest.raises(InvalidInput, match=r"« serie.zip » est corrompue .*« 1.dcm » illisible"):
+        expand_upload("serie.zip", bytes(archive), **LIMITS)
+
+
 def test_zip_entry_over_the_file_limit_is_refused() -> None:
     archive = make_zip({"gros.dcm": os.urandom(2 * MB)}, compression=zipfile.ZIP_STORED)
     with pytest.raises(InvalidInput, match=r"gros.dcm.*\(1 Mo\)"):
