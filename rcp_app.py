@@ -3,7 +3,7 @@
 import streamlit as st
 
 from rcp.config import get_settings
-from rcp.ui import chrome, keys, navigation
+from rcp.ui import chrome, failsafe, keys, navigation
 from rcp.ui.context import current_user, requested_path
 
 settings = get_settings()
@@ -23,4 +23,6 @@ else:
     nav = st.navigation(navigation.build(user), position="top")
     chrome.signed_in_header(user)
 
-nav.run()
+# A failure anywhere in the page shows a French message with a reference after what was drawn.
+with failsafe.section("Cette page", replace=False):
+    nav.run()

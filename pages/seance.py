@@ -10,7 +10,7 @@ from rcp.dates import PARIS, format_datetime, to_paris
 from rcp.errors import PermissionDenied, RcpError
 from rcp.meeting_live import LiveState, Phase
 from rcp.models import CaseStatus, MeetingStatus, ParticipationStatus
-from rcp.ui import chat_panel, keys, navigation
+from rcp.ui import chat_panel, failsafe, keys, navigation
 from rcp.ui.case_view import render_case
 from rcp.ui.context import current_user, db, flash, require_user, show_error, show_flash
 from rcp.ui.links import DIRECTORY_PAGE, breadcrumbs, query_int
@@ -443,9 +443,14 @@ def live_action(call, me, **kwargs) -> None:
             call(session, actor=session.merge(me), **kwargs)
     except RcpError as error:
         st.session_state[keys.SEANCE_LIVE_ERROR] = str(error)
+    except Exception as error:  # noqa: BLE001 - a callback's crash must not reach Streamlit's box
+        st.session_state[keys.SEANCE_LIVE_ERROR] = failsafe.message(
+            "Cette action", failsafe.report(error, "seance.live_action"), failed="n'a pas abouti"
+        )
 
 
 @st.fragment(run_every=POLL_SECONDS)
+@failsafe.guarded("Le panneau de la séance (présents, mains levées, messagerie)")
 def live_panel(meeting_id: int, drawn: tuple, live: bool) -> None:
     """Presence, hands and chat, polled every two seconds.
 
@@ -480,12 +485,17 @@ def live_section(view: meetings.MeetingView, summaries: list, state: LiveState) 
     st.divider()
     room_links(view, state)
     left, right = st.columns([3, 2], gap="large")
+    # Each part fails alone: a case that cannot be drawn leaves the chat, the hands and
+    # "Clore la séance" working for everyone.
     with left:
-        case_list(view, summaries, state)
+        with failsafe.section("La liste des cas"):
+            case_list(view, summaries, state)
         if state.phase == Phase.live or state.current_case_id is not None:
-            case_viewer(view, summaries, state)
+            with failsafe.section("Le cas en cours"):
+                case_viewer(view, summaries, state)
         if state.is_coordinator:
-            close_controls(view, state)
+            with failsafe.section("La clôture de la séance"):
+                close_controls(view, state)
     with right:
         live_panel(view.meeting.id, state.page_signature, state.phase == Phase.live)
 
@@ -527,10 +537,13 @@ def render(view: meetings.MeetingView) -> None:
     if state is not None:
         live_section(view, summaries, state)
     elif summaries or "submit_case" in view.actions:
-        case_list(view, summaries, None)
-    participants_block(view)
+        with failsafe.section("La liste des cas"):
+            case_list(view, summaries, None)
+    with failsafe.section("La liste des participants"):
+        participants_block(view)
     if view.is_coordinator and "manage" in view.actions:
-        coordinator_tools(view)
+        with failsafe.section("Les outils de coordination"):
+            coordinator_tools(view)
 
 
 if meeting_id is None:

@@ -11,7 +11,7 @@ from rcp import attachments, cases, labs
 from rcp.dates import format_date, format_datetime
 from rcp.errors import RcpError
 from rcp.models import AttachmentKind, Case, CaseStatus, User
-from rcp.ui import dicom_viewer, keys
+from rcp.ui import dicom_viewer, failsafe, keys
 from rcp.ui.context import db, show_error
 from rcp.ui.links import MEETING_PAGE
 from rcp.ui.text import escape_markdown
@@ -86,9 +86,23 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
             st.markdown(f"**{label}**")
             st.markdown(escape_markdown(value))
     st.markdown("**Résultats biologiques**")
-    lab_table(case)
+    with failsafe.section("Le tableau des résultats biologiques"):
+        lab_table(case)
+    with failsafe.section("La liste des fichiers complémentaires"):
+        attached_files(files)
+    if any(f.kind == AttachmentKind.dicom for f in files):
+        with failsafe.section("Le visualiseur d'images DICOM"):
+            st.caption(
+                f"{sum(f.kind == AttachmentKind.dicom for f in files)} fichier(s) DICOM en "
+                f"{len(series)} série(s)"
+            )
+            dicom_viewer.render(series, key_prefix=f"{key_prefix}_dicom")
+    return case
+
+
+def attached_files(files: list) -> None:
+    """The case's files other than DICOM: open or download them through /files/<id>."""
     others = [f for f in files if f.kind != AttachmentKind.dicom]
-    dicoms = [f for f in files if f.kind == AttachmentKind.dicom]
     if files:
         st.markdown(f"**Fichiers complémentaires** ({len(files)})")
     for item in others:
@@ -101,10 +115,6 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
         cols[2].link_button("Télécharger", f"{url}?download=1", width="stretch")
         if item.kind == AttachmentKind.image:
             st.image(url, caption=item.original_name, width=480)
-    if dicoms:
-        st.caption(f"{len(dicoms)} fichier(s) DICOM en {len(series)} série(s)")
-        dicom_viewer.render(series, key_prefix=f"{key_prefix}_dicom")
-    return case
 
 
 def meeting_link(case: Case) -> None:
