@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv and install the pinned Python packages (idempotent). Used by start.sh and test.sh.
+# Create .venv and install the pinned Python packages (idempotent). Used by start.sh, serve.sh
+# and test.sh. Arguments: the requirement files (default: requirements.txt, what the server
+# needs); test.sh passes requirements.txt and requirements-dev.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(requirements.txt)
 if [ ! -x .venv/bin/python ]; then
   if ! "$PY" -m venv .venv 2>/dev/null; then
     # Debian ships venv separately.
@@ -15,10 +19,20 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
+# The stamp holds one "sha256  file" line per requirement file installed: a file is installed
+# again only when it changed (start.sh after test.sh installs nothing).
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+todo=()
+for f in "${files[@]}"; do
+  grep -qxF "$(sha256sum "$f")" "$stamp" 2>/dev/null || todo+=("$f")
+done
+if [ ${#todo[@]} -gt 0 ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
-  echo "$want" > "$stamp"
+  args=()
+  for f in "${todo[@]}"; do args+=(-r "$f"); done
+  .venv/bin/python -m pip install -q "${args[@]}"
+  for f in "${todo[@]}"; do
+    { grep -vF "  $f" "$stamp" 2>/dev/null || true; sha256sum "$f"; } > "$stamp.new"
+    mv "$stamp.new" "$stamp"
+  done
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything (Python packages, Debian's chromium and poppler) and run the whole suite.
+# Install everything (Python packages for the server and for the tests, Debian's chromium,
+# poppler and nginx) and run the whole suite.
 # With RCP_TEST_DATABASE_URL set, the service tests run a second time on that database, and so
 # does the two-replica test (nginx in front of two app processes on a database of that server).
 set -euo pipefail
@@ -15,7 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
 fi
-bash scripts/setup.sh
+bash scripts/setup.sh requirements.txt requirements-dev.txt
 .venv/bin/ruff check .
 echo "== full suite (SQLite, AppTest, Chromium)"
 env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
