@@ -2,8 +2,11 @@
 
 import streamlit as st
 
-from rcp import web
+from rcp import startup, web
 from rcp.ui import failsafe
+
+# Uvicorn imports this module once its socket is bound: the address and port are final.
+startup.announce(st.config.get_option("server.address"), st.config.get_option("server.port"))
 
 app = st.App(
     "rcp_app.py",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -19,6 +20,13 @@ from pydantic_settings import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRET = "changethis"
+DEFAULT_PORT = 8501
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
+
+# Where this process's app server listens, (address, port): told by app.py at start-up (from
+# Streamlit's server.address and server.port). None outside a server (command line, tests).
+_server_address: tuple[str, int] | None = None
 
 
 class SupportContact(BaseModel):
@@ -37,7 +45,9 @@ class Settings(BaseSettings):
 
     demo_mode: bool = False
     platform_name: str = "RCP ORKID"
-    base_url: str = "http://localhost:8501"
+    # The address users open, used in emailed links. Empty: derived from the address and port
+    # this server listens on (see derived_base_url); set it in production (https://…).
+    base_url: str = ""
     data_dir: Path = PROJECT_ROOT / "data"
     database_url: str = ""
     secret_key: str = PLACEHOLDER_SECRET
@@ -81,6 +91,7 @@ class Settings(BaseSettings):
     )
     sms_timeout_seconds: float = 10.0
 
+    # Empty in demo mode: the fictitious DEMO_SUPPORT_CONTACTS are shown.
     support_contacts: list[SupportContact] = Field(default_factory=list)
 
     # Files
@@ -94,7 +105,15 @@ class Settings(BaseSettings):
     # Audit
     audit_retention_months: int = 12
 
-    @field_validator("support_contacts", "ice_servers", mode="before")
+    # Monitoring: /metrics answers a request carrying "Authorization: Bearer <token>" (empty:
+    # no token accepted), or one made directly (not forwarded by the proxy) from an address of
+    # metrics_allow_from.
+    metrics_token: str = ""
+    metrics_allow_from: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    _base_url_derived: bool = PrivateAttr(default=False)
+
+    @field_validator("support_contacts", "ice_servers", "metrics_allow_from", mode="before")
     @classmethod
     def _parse_json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -110,6 +129,12 @@ class Settings(BaseSettings):
             )
         if self.audit_retention_months < 6:
             raise ValueError("audit_retention_months cannot be less than 6.")
+        if not self.base_url.strip():
+            address, port = _server_address or ("localhost", DEFAULT_PORT)
+            self.base_url = derived_base_url(address, port)
+            self._base_url_derived = True
+        if self.demo_mode and not self.support_contacts:
+            self.support_contacts = list(DEMO_SUPPORT_CONTACTS)
         return self
 
     @classmethod
@@ -138,12 +163,67 @@ class Settings(BaseSettings):
         return self.data_dir / "files"
 
     @property
+    def base_url_derived(self) -> bool:
+        """True when RCP_BASE_URL was not set and base_url comes from the listening address."""
+        return self._base_url_derived
+
+    @property
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
 
     @property
     def sms_configured(self) -> bool:
         return bool(self.sms_gateway_url)
+
+
+# Fictitious people (reserved .example domain, ARCEP's 06 39 98 range kept for fiction).
+DEMO_SUPPORT_CONTACTS: tuple[SupportContact, ...] = (
+    SupportContact(
+        name="Camille Démo",
+        email="support@orkid.example",
+        phone="+33639980090",
+        role="assistance technique de la plateforme",
+    ),
+    SupportContact(
+        name="Hugo Exemple",
+        email="informatique@orkid.example",
+        phone="+33639980091",
+        role="informatique du CHU Démo-Nord (caméra, micro, réseau)",
+    ),
+    SupportContact(
+        name="Nadia Lefort",
+        email="assistante@orkid.example",
+        phone="+33639980002",
+        role="assistante de la filière ORKID (séances, invitations)",
+    ),
+)
+
+
+def derived_base_url(address: str, port: int) -> str:
+    """The http:// address of a server listening on ``address``:``port``, as users reach it.
+
+    Loopback becomes ``localhost`` (the browser on the same machine); every interface
+    (``0.0.0.0``, ``::``, or nothing) becomes this machine's name, the best guess for the
+    others; a specific address is kept as it is.
+    """
+    address = (address or "").strip()
+    if address in LOOPBACK_ADDRESSES:
+        host = "localhost"
+    elif address in WILDCARD_ADDRESSES:
+        host = socket.getfqdn() or "localhost"
+    else:
+        host = address
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def use_server_address(address: str | None, port: int) -> None:
+    """Record where this process's app server listens (app.py at start-up), so that the
+    default base URL of emailed links is that server's; the settings are read again."""
+    global _server_address
+    _server_address = (address or "", int(port))
+    reset_settings_cache()
 
 
 def _read_secrets_toml() -> dict[str, Any]:
