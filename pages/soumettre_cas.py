@@ -221,6 +221,15 @@ if case is None:
     )
     st.stop()
 
+
+def show_upload_report(report: list[tuple[str, str]]) -> None:
+    """What the last "Ajouter les fichiers" refused or skipped, and why."""
+    shown = {"error": st.error, "warning": st.warning, "info": st.info}
+    for level, text in report:
+        shown[level](text)
+
+
+show_upload_report(st.session_state.pop(keys.CASE_UPLOAD_REPORT, []))
 with db() as session:
     current = attachments.list_attachments(session, actor=user, case_id=case.id)
 for item in current:
@@ -245,31 +254,54 @@ uploads = st.file_uploader(
 )
 if uploads and st.button("Ajouter les fichiers", type="primary", key="soumettre_add_files"):
     progress = st.progress(0.0, text="Vérification des fichiers…")
-    added, failed = 0, []
+    added, failed, refused, duplicates = 0, [], [], []
     for number, upload in enumerate(uploads, start=1):
         progress.progress(
             (number - 1) / len(uploads), text=f"{upload.name} ({number}/{len(uploads)})…"
         )
         try:
             with db() as session:
-                rows = attachments.add_upload(
+                result = attachments.add_upload(
                     session,
                     actor=session.merge(user),
                     case_id=case.id,
                     name=upload.name,
                     data=upload.getvalue(),
                 )
-            added += len(rows)
+            added += len(result)
+            refused += [(upload.name, r) for r in result.refused]
+            duplicates += result.duplicates
         except RcpError as error:
             failed.append(str(error))
     progress.progress(1.0, text="Terminé")
-    for message in failed:
-        st.error(message)
+    report = [("error", message) for message in failed]
+    if refused:
+        report.append(
+            (
+                "warning",
+                f"{len(refused)} fichier(s) des archives n'ont pas été ajoutés (le reste "
+                "l'a été) :\n"
+                + "\n".join(
+                    f"- {escape_markdown(archive)} › {escape_markdown(r.name)} : "
+                    f"{escape_markdown(r.reason)}"
+                    for archive, r in refused
+                ),
+            )
+        )
+    if duplicates:
+        report.append(
+            (
+                "info",
+                f"{len(duplicates)} image(s) DICOM déjà présente(s) dans le cas (même "
+                "identifiant d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
+            )
+        )
     if added:
         st.session_state[keys.CASE_UPLOAD_ROUND] = round_no + 1
+        st.session_state[keys.CASE_UPLOAD_REPORT] = report
         flash(f"{added} fichier(s) ajouté(s) au cas.")
-        if not failed:
-            st.rerun()
+        st.rerun()
+    show_upload_report(report)
 
 st.page_link(
     "pages/cas.py", label="Voir le cas", query_params={"id": case.id}, icon=":material/visibility:"

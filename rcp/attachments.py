@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from rcp import audit, dicom
 from rcp.cases import editable_case, visible_case
 from rcp.config import get_settings
 from rcp.errors import InvalidInput, NotFound
-from rcp.files import FileStore, expand_upload, format_megabytes
+from rcp.files import FileStore, Refusal, expand_upload, format_megabytes
 from rcp.models import Attachment, AttachmentKind, Case, User
 
 MB = 1024 * 1024
@@ -22,22 +23,69 @@ def store() -> FileStore:
     return FileStore(get_settings().files_dir)
 
 
+class UploadResult(list[Attachment]):
+    """The rows stored by one upload (a list), and what was not stored, for the doctor:
+
+    ``refused``: entries of an archive left out, with their reason (``files.Refusal``);
+    ``duplicates``: names of DICOM files whose SOP Instance UID the case already holds (or
+    that came twice in this upload), not stored again.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[Attachment] = (),
+        *,
+        refused: Sequence[Refusal] = (),
+        duplicates: Sequence[str] = (),
+    ) -> None:
+        super().__init__(rows)
+        self.refused: list[Refusal] = list(refused)
+        self.duplicates: list[str] = list(duplicates)
+
+
+def _known_instances(session: Session, case_id: int) -> set[str]:
+    """SOP Instance UIDs of the case's DICOM files (one image is stored once per case)."""
+    summaries = session.exec(
+        select(Attachment.dicom_summary).where(
+            Attachment.case_id == case_id, Attachment.kind == AttachmentKind.dicom
+        )
+    ).all()
+    return {str(s["sop_instance_uid"]) for s in summaries if s and s.get("sop_instance_uid")}
+
+
 def add_upload(
     session: Session, *, actor: User, case_id: int, name: str, data: bytes
-) -> list[Attachment]:
-    """Validate and store one uploaded file (or a zip of a series): all of it or nothing.
+) -> UploadResult:
+    """Validate and store one uploaded file, or the readable files of a zip / DICOM CD.
+
+    A single file is stored whole or refused (``InvalidInput``); in an archive, unreadable
+    or invalid entries are left out and listed in ``refused``. A DICOM image the case
+    already holds (same SOP Instance UID: the same series sent twice) is not stored again
+    and is listed in ``duplicates``, so a series never doubles its slices.
 
     Files are written (content-addressed, atomically) before the rows are committed: a
     crash in between leaves only unreferenced files, which ``python -m rcp fsck`` removes.
     """
     case, _meeting = editable_case(session, actor, case_id)
     settings = get_settings()
-    items = expand_upload(
+    expansion = expand_upload(
         name,
         data,
         max_file_bytes=settings.max_file_mb * MB,
         max_total_bytes=settings.max_case_mb * MB,
     )
+    known = _known_instances(session, case.id)  # type: ignore[arg-type]
+    items, duplicates = [], []
+    for item in expansion:
+        uid = (item.summary or {}).get("sop_instance_uid") if item.kind == "dicom" else None
+        if uid and uid in known:
+            duplicates.append(item.name)
+            continue
+        if uid:
+            known.add(uid)
+        items.append(item)
+    if not items:
+        return UploadResult(refused=expansion.refused, duplicates=duplicates)
     used = session.exec(
         select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.case_id == case.id)
     ).one()
@@ -74,9 +122,11 @@ def add_upload(
         target_id=case.id,
         files=len(rows),
         bytes=added,
+        refused=len(expansion.refused),
+        duplicates=len(duplicates),
     )
     session.commit()
-    return rows
+    return UploadResult(rows, refused=expansion.refused, duplicates=duplicates)
 
 
 def list_attachments(session: Session, *, actor: User, case_id: int) -> list[Attachment]:

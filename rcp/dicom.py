@@ -54,6 +54,13 @@ _ANONYMOUS_NAMES = frozenset(
 _RAW_DICOM_FIRST_GROUPS = frozenset({0x0002, 0x0008})
 
 
+# Transfer syntaxes met in real files that pydicom 3.0 cannot decode, named for the message.
+_UNSUPPORTED_SYNTAXES = {
+    "1.2.840.113619.5.2": "syntaxe privée GE « Implicit VR Big Endian »",
+    "1.2.840.10008.1.2.8.1": "« Deflated Image Frame Compression »",
+}
+
+
 def dicom_error(problem: str) -> InvalidInput:
     """Build the user error for a DICOM problem, ending with the advice to call the assistant."""
     return InvalidInput(f"{problem} {CONTACT_ASSISTANT}")
@@ -359,6 +366,15 @@ def check_dicom(data: bytes) -> dict[str, Any]:
     if _expected_native_bytes(ds, frames) > MAX_DECODED_BYTES:
         raise dicom_error("L'image DICOM annonce une taille décompressée trop grande.")
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    if not syntax.is_transfer_syntax:
+        # Private (old GE 1.2.840.113619.5.2) or newer than pydicom (Deflated Image Frame
+        # Compression 1.2.840.10008.1.2.8.1): its pixels cannot be read, so it is refused.
+        known = _UNSUPPORTED_SYNTAXES.get(str(syntax), "syntaxe inconnue")
+        raise dicom_error(
+            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
+            f"sait pas lire ({syntax}, {known}). Exportez les images depuis la console ou le "
+            "PACS en DICOM standard (non compressé ou JPEG)."
+        )
     if not syntax.is_compressed:
         if len(ds.PixelData) < _expected_native_bytes(ds, frames):
             raise dicom_error(

@@ -335,6 +335,23 @@ class FileStore:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A file of an archive that was left out, and why (French, shown to the doctor)."""
+
+    name: str
+    reason: str
+
+
+class Expansion(list["UploadItem"]):
+    """The accepted files of an upload (a list), with ``refused``: the archive's entries that
+    were left out, each with its reason (empty for a single file, which is all or nothing)."""
+
+    def __init__(self, items: Sequence[UploadItem] = (), refused: Sequence[Refusal] = ()) -> None:
+        super().__init__(items)
+        self.refused: list[Refusal] = list(refused)
+
+
+@dataclass(frozen=True)
 class UploadItem:
     """One accepted file: sanitized name, content, kind and, for DICOM, its header summary."""
 
@@ -494,7 +511,7 @@ def _expand_zip(
     max_ratio: float,
     max_image_pixels: int,
     allow_other: bool,
-) -> list[UploadItem]:
+) -> Expansion:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
@@ -537,11 +554,16 @@ def _expand_zip(
                 f"({format_megabytes(max_total_bytes)})."
             )
 
+        # From here on, one bad entry (unreadable, corrupt DICOM, damaged image) is left out
+        # with its reason and the rest of the CD is accepted; the checks above, which guard
+        # the server (bombs, paths, passwords, sizes), still refuse the whole archive.
         items: list[UploadItem] = []
+        refused: list[Refusal] = []
         read_total = 0
         for info in infos:
             if _is_junk(info.filename):
                 continue
+            member_name = sanitize_filename(info.filename)
             cap = min(max_file_bytes, max_total_bytes - read_total)
             try:
                 content = _read_member(
@@ -554,28 +576,43 @@ def _expand_zip(
                     ),
                 )
             # zipfile raises NotImplementedError for compression methods it cannot read.
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-                raise InvalidInput(
-                    f"L'archive « {name} » est corrompue (fichier « {info.filename} » illisible)."
-                ) from exc
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+                refused.append(
+                    Refusal(
+                        info.filename,
+                        "fichier illisible dans l'archive (archive corrompue ou méthode de "
+                        "compression non prise en charge)",
+                    )
+                )
+                continue
             read_total += len(content)
             if not content:
                 continue
-            member_name = sanitize_filename(info.filename)
-            item = _classify(
-                member_name,
-                content,
-                max_image_pixels=max_image_pixels,
-                allow_other=allow_other,
-                in_archive=True,
-            )
+            try:
+                item = _classify(
+                    member_name,
+                    content,
+                    max_image_pixels=max_image_pixels,
+                    allow_other=allow_other,
+                    in_archive=True,
+                )
+            except InvalidInput as exc:
+                refused.append(Refusal(info.filename, _without_advice(str(exc))))
+                continue
             if item is not None:
                 items.append(item)
     if not items:
+        if refused:
+            raise InvalidInput(
+                f"L'archive « {name} » ne contient aucun fichier exploitable : "
+                + " ; ".join(f"« {r.name} » : {r.reason}" for r in refused[:5])
+                + (f" ; et {len(refused) - 5} autre(s)" if len(refused) > 5 else "")
+                + f". {dicom.CONTACT_ASSISTANT}"
+            )
         raise InvalidInput(
             f"L'archive « {name} » ne contient aucun fichier exploitable (DICOM, PDF, PNG, JPEG)."
         )
-    return items
+    return Expansion(items, refused)
 
 
 def expand_upload(
@@ -588,7 +625,7 @@ def expand_upload(
     max_ratio: float = DEFAULT_MAX_RATIO,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     allow_other: bool = True,
-) -> list[UploadItem]:
+) -> Expansion:
     """Validate an uploaded file and return the files to store: one, or an archive's content.
 
     Parameters
@@ -610,21 +647,25 @@ def expand_upload(
 
     Returns
     -------
-    list[UploadItem]
-        The kind comes from the content, never from the name. A ``.zip`` (or any zip that is
-        not an office document) is expanded: a DICOM series, a DICOM CD with its DICOMDIR
-        (the index itself is dropped), or images and PDFs. In archives, entries that are not
-        DICOM, image or PDF (viewers, notes, ``__MACOSX``) are ignored.
+    Expansion
+        A list of UploadItem. The kind comes from the content, never from the name. A
+        ``.zip`` (or any zip that is not an office document) is expanded: a DICOM series, a
+        DICOM CD with its DICOMDIR (the index itself is dropped), or images and PDFs. In
+        archives, entries that are not DICOM, image or PDF (viewers, notes, ``__MACOSX``)
+        are ignored, and entries that are unreadable or invalid (corrupt or truncated DICOM,
+        unsupported transfer syntax, damaged image, nested archive) are left out and listed
+        in ``refused`` with their reason: the rest of the CD is accepted.
 
     Raises
     ------
     InvalidInput
-        With a French message, and nothing is returned, when anything is wrong: empty file,
-        size over a limit (said in Mo), non-DICOM content named ``.dcm``, truncated or corrupt
-        DICOM (these messages end with the advice to contact the RCP's assistant), zip bomb
-        (declared sizes, compression ratio, and reading under a hard cap), ``..`` or absolute
-        paths in an archive, too many entries, encrypted or nested archives, images of huge
-        dimensions or damaged, truncated PDF, unsupported format.
+        With a French message, and nothing is returned, when a single file is wrong (empty,
+        over a size limit said in Mo, non-DICOM content named ``.dcm``, truncated or corrupt
+        DICOM — these messages end with the advice to contact the RCP's assistant —, images
+        of huge dimensions or damaged, truncated PDF, unsupported format), when an archive
+        endangers the server (zip bomb by declared sizes, compression ratio or reading under
+        a hard cap, ``..`` or absolute paths, too many entries, password), or when no entry
+        of an archive is usable (the message lists the first reasons).
     """
     safe_name = sanitize_filename(name)
     if not data:
@@ -658,4 +699,4 @@ def expand_upload(
         in_archive=False,
     )
     assert item is not None  # only archive entries are ever left out
-    return [item]
+    return Expansion([item])

@@ -28,6 +28,8 @@ INVITATIONS_ERROR = "invitations_send_error"
 CASES_VIEWED = "cases_viewed_ids"
 # Bumped to give the case form's file uploader a new key (clears it after an upload).
 CASE_UPLOAD_ROUND = "case_upload_round"
+# What the last "Ajouter les fichiers" refused or skipped: [(level, French text)], shown once.
+CASE_UPLOAD_REPORT = "case_upload_report"
 # Video room (pages/salle.py): the meeting id read once from the URL, whether the user chose to
 # be in the room, with or without camera, whether the join is recorded, the last heartbeat
 # (monotonic seconds), the presenter the page was drawn for, the screen-share SDP answer, and

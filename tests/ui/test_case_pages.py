@@ -97,6 +97,51 @@ def test_a_corrupt_dicom_upload_says_why_and_to_call_the_assistant(db: Session) 
     assert db.exec(select(Attachment)).all() == []
 
 
+def _upload(at, name: str, data: bytes, mime: str = "application/zip"):
+    at.get("file_uploader")[0].upload(name, data, mime)
+    at.run()
+    return at.button(key="soumettre_add_files").click().run()
+
+
+def test_a_cd_with_one_bad_file_is_stored_but_that_file_and_the_doubles_are_listed(
+    db: Session,
+) -> None:
+    from tests.unit.test_attachments import _series_zip
+    from tests.unit.test_files import dicom_with_syntax
+
+    _c, member, meeting = _setting(db)
+    case = make_case(db, meeting, member, submit=False)
+    at = page("soumettre_cas", sign_in(db, member), case=str(case.id))
+    cd = _series_zip(2, extra={"serie/GE0001": dicom_with_syntax("1.2.840.113619.5.2")})
+    at = _upload(at, "cd.zip", cd)
+    assert not at.exception
+    shown = texts(at).replace("\\", "")  # names and reasons are shown as typed (escaped)
+    assert "2 fichier(s) ajouté(s) au cas." in shown
+    assert "1 fichier(s) des archives n'ont pas été ajoutés" in shown
+    assert "serie/GE0001" in shown and "1.2.840.113619.5.2" in shown
+    db.commit()
+    assert len(db.exec(select(Attachment)).all()) == 2
+    # The same CD again: nothing doubles, and the page says why.
+    at = _upload(at, "cd.zip", cd)
+    assert not at.exception
+    assert "2 image(s) DICOM déjà présente(s) dans le cas" in texts(at)
+    db.commit()
+    assert len(db.exec(select(Attachment)).all()) == 2
+
+
+def test_a_dicom_in_an_unknown_transfer_syntax_is_refused_in_french(db: Session) -> None:
+    from tests.unit.test_files import dicom_with_syntax
+
+    _c, member, meeting = _setting(db)
+    case = make_case(db, meeting, member, submit=False)
+    at = page("soumettre_cas", sign_in(db, member), case=str(case.id))
+    at = _upload(at, "ge.dcm", dicom_with_syntax("1.2.840.10008.1.2.8.1"), "application/dicom")
+    assert not at.exception
+    assert "syntaxe de transfert que la plateforme ne sait pas lire" in texts(at)
+    db.commit()
+    assert db.exec(select(Attachment)).all() == []
+
+
 def test_after_the_deadline_the_form_is_closed_for_members(db: Session) -> None:
     _c, member, meeting = _setting(db)
     pass_deadline(db, meeting)

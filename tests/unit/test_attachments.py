@@ -93,6 +93,57 @@ def test_zip_of_a_series_becomes_one_row_per_file(session, setting) -> None:
     assert len(series) == 1 and series[0].frame_count == 1
 
 
+def _series_zip(count: int = 3, *, extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip of ``count`` slices of one series (CT_small with distinct instance UIDs)."""
+    import pydicom
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(count):
+            ds = pydicom.dcmread(CT)
+            ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{i + 1}"
+            ds.InstanceNumber = i + 1
+            ds.ImagePositionPatient = [0.0, 0.0, float(i)]
+            slice_ = io.BytesIO()
+            ds.save_as(slice_, enforce_file_format=True)
+            archive.writestr(f"serie/IM{i:04d}", slice_.getvalue())
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_the_same_series_uploaded_twice_does_not_double_its_slices(session, setting) -> None:
+    _c, member, _m, case = setting
+    first = attachments.add_upload(
+        session, actor=member, case_id=case.id, name="serie.zip", data=_series_zip()
+    )
+    again = attachments.add_upload(
+        session, actor=member, case_id=case.id, name="serie-bis.zip", data=_series_zip()
+    )
+    assert len(first) == 3 and first.duplicates == []
+    assert len(again) == 0 and again.duplicates == ["IM0000", "IM0001", "IM0002"]
+    (series,) = attachments.dicom_series(session, actor=member, case_id=case.id)
+    assert series.frame_count == 3
+    # A single file already held is skipped too, and the same file twice in one zip once.
+    single = attachments.add_upload(
+        session, actor=member, case_id=case.id, name="ct.dcm", data=open(CT, "rb").read()
+    )
+    twice = attachments.add_upload(
+        session, actor=member, case_id=case.id, name="x.zip", data=_series_zip(4)
+    )
+    assert len(single) == 1 and [r.original_name for r in twice] == ["IM0003"]
+
+
+def test_an_unreadable_file_of_a_cd_is_listed_and_the_rest_stored(session, setting) -> None:
+    _c, member, _m, case = setting
+    data = _series_zip(2, extra={"serie/IM9999": open(CT, "rb").read()[:3000]})
+    rows = attachments.add_upload(session, actor=member, case_id=case.id, name="cd.zip", data=data)
+    assert [r.original_name for r in rows] == ["IM0000", "IM0001"]
+    assert [(r.name, "tronqué" in r.reason) for r in rows.refused] == [("serie/IM9999", True)]
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "file.uploaded")).one()
+    assert (event.details["files"], event.details["refused"]) == (2, 1)
+
+
 @pytest.mark.parametrize(
     ("name", "make", "fragment"),
     [
@@ -164,6 +215,7 @@ def _ct_for(last: str, first: str, birth: str) -> bytes:
     ds = pydicom.dcmread(CT)
     ds.PatientName = f"{last}^{first}"
     ds.PatientBirthDate = birth
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()  # another image (same UID: a duplicate)
     buffer = io.BytesIO()
     ds.save_as(buffer)
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom.examples
+import pydicom.uid
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -446,17 +447,68 @@ def test_zip_with_images_and_pdf_keeps_them() -> None:
     ]
 
 
-def test_zip_with_one_corrupt_dicom_returns_nothing() -> None:
+def test_zip_with_one_corrupt_dicom_keeps_the_rest_and_says_why() -> None:
+    """One unreadable file of a CD must not refuse the whole archive."""
     archive = make_zip({"1.dcm": bundled("CT_small.dcm"), "2.dcm": bundled("MR_truncated.dcm")})
+    items = expand_upload("serie.zip", archive, **LIMITS)
+    assert [i.name for i in items] == ["1.dcm"]
+    (refusal,) = items.refused
+    assert refusal.name == "2.dcm" and "tronqué" in refusal.reason
+    assert not refusal.reason.endswith(ASSISTANT)  # said once, by the page
+
+
+def test_zip_with_a_non_dicom_entry_named_dcm_keeps_the_valid_ones() -> None:
+    archive = make_zip({"1.dcm": bundled("CT_small.dcm"), "2.dcm": b"garbage"})
+    items = expand_upload("serie.zip", archive, **LIMITS)
+    assert [i.name for i in items] == ["1.dcm"]
+    assert [(r.name, "n'est pas un fichier DICOM" in r.reason) for r in items.refused] == [
+        ("2.dcm", True)
+    ]
+
+
+def test_zip_whose_entries_are_all_unusable_is_refused_with_the_reasons() -> None:
+    archive = make_zip({"1.dcm": bundled("MR_truncated.dcm"), "2.dcm": b"garbage"})
     with pytest.raises(InvalidInput) as caught:
         expand_upload("serie.zip", archive, **LIMITS)
-    assert "2.dcm" in str(caught.value) and str(caught.value).endswith(ASSISTANT)
+    message = str(caught.value)
+    assert "« 1.dcm »" in message and "« 2.dcm »" in message and message.endswith(ASSISTANT)
 
 
-def test_zip_with_a_non_dicom_entry_named_dcm_is_refused() -> None:
-    archive = make_zip({"1.dcm": bundled("CT_small.dcm"), "2.dcm": b"garbage"})
-    with pytest.raises(InvalidInput, match="n'est pas un fichier DICOM"):
-        expand_upload("serie.zip", archive, **LIMITS)
+def dicom_with_syntax(uid: str) -> bytes:
+    """CT_small re-labelled with a transfer syntax pydicom does not know (as met in old GE
+    files and in the newer Deflated Image Frame Compression)."""
+    ds = pydicom.dcmread(io.BytesIO(bundled("CT_small.dcm")))
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.UID(uid)
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, implicit_vr=False, little_endian=True, force_encoding=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("uid", ["1.2.840.113619.5.2", "1.2.840.10008.1.2.8.1"])
+def test_dicom_in_an_unknown_transfer_syntax_is_refused_in_french(uid: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        expand_upload("ge.dcm", dicom_with_syntax(uid), **LIMITS)
+    assert f"syntaxe de transfert que la plateforme ne sait pas lire ({uid}" in str(caught.value)
+    assert str(caught.value).endswith(ASSISTANT)
+
+
+def test_dicom_in_an_unknown_transfer_syntax_inside_a_zip_leaves_the_rest() -> None:
+    archive = make_zip(
+        {"ok.dcm": bundled("CT_small.dcm"), "ge.dcm": dicom_with_syntax("1.2.840.113619.5.2")}
+    )
+    items = expand_upload("cd.zip", archive, **LIMITS)
+    assert [i.name for i in items] == ["ok.dcm"]
+    assert [r.name for r in items.refused] == ["ge.dcm"]
+    assert "1.2.840.113619.5.2" in items.refused[0].reason
+
+
+def test_deflated_dicom_is_accepted() -> None:
+    ds = pydicom.dcmread(io.BytesIO(bundled("CT_small.dcm")))
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    (item,) = expand_upload("deflate.dcm", buffer.getvalue(), **LIMITS)
+    assert item.summary["transfer_syntax_name"] == "Deflated Explicit VR Little Endian"
 
 
 def test_zip_bomb_is_refused_by_its_compression_ratio() -> None:
@@ -483,7 +535,7 @@ def test_zip_entry_in_an_unsupported_compression_method_is_refused_as_corrupt() 
     local, central = archive.find(b"PK\x03\x04"), archive.find(b"PK\x01\x02")
     struct.pack_into("<H", archive, local + 8, 99)
     struct.pack_into("<H", archive, central + 10, 99)
-    with pytest.raises(InvalidInput, match=r"« serie.zip » est corrompue .*« 1.dcm » illisible"):
+    with pytest.raises(InvalidInput, match=r"« serie.zip » .*« 1.dcm » : fichier illisible"):
         expand_upload("serie.zip", bytes(archive), **LIMITS)
 
 
