@@ -36,6 +36,7 @@ STATUS_LABELS = {
     CaseStatus.validated: "avis validé",
 }
 LISTED = (CaseStatus.submitted, CaseStatus.discussed, CaseStatus.validated)
+CASE_NOT_FOUND = "Cas introuvable, ou vous n'avez pas accès à ce cas."
 INFORMED_REQUIRED = (
     "La loi impose que le patient soit informé avant que son dossier soit discuté en RCP : "
     "cochez « Le patient est informé » pour enregistrer le cas."
@@ -148,7 +149,7 @@ def visible_case(session: Session, actor: User, case_id: int) -> Case:
     case = session.get(Case, case_id)
     # Same answer for "does not exist" and "not yours": ids must not reveal cases.
     if case is None or not can_view(session, actor, case):
-        raise NotFound("Cas introuvable, ou vous n'avez pas accès à ce cas.")
+        raise NotFound(CASE_NOT_FOUND)
     return case
 
 
@@ -180,7 +181,7 @@ def editable_case(session: Session, actor: User, case_id: int) -> tuple[Case, Me
     require_active(actor)
     case = session.get(Case, case_id)
     if case is None or not can_view(session, actor, case):
-        raise NotFound("Cas introuvable, ou vous n'avez pas accès à ce cas.")
+        raise NotFound(CASE_NOT_FOUND)
     meeting = _meeting(session, case.meeting_id)
     if case.status in (CaseStatus.validated, CaseStatus.discussed):
         raise Conflict("Ce cas a été discuté en RCP : il ne peut plus être modifié.")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from rcp import attendance, audit, dicom, notify
+from rcp.cases import CASE_NOT_FOUND, LISTED, can_view
 from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.directory import Trail, trail
@@ -106,9 +107,13 @@ def _is_confirmed_participant(session: Session, user: User, meeting_id: int) -> 
 def may_read(session: Session, user: User | None, ctx: CaseContext) -> bool:
     """Confirmed participants of the meeting, the RCP's coordinators and the submitter.
 
-    Admins are not in this list by virtue of being admins: they do not see patient data.
+    The case's own visibility comes first (``cases.can_view``): a draft or a withdrawn case
+    is its submitter's alone, here as on every other page. Admins are not in this list by
+    virtue of being admins: they do not see patient data.
     """
     if user is None or not is_active(user):
+        return False
+    if not can_view(session, user, ctx.case):
         return False
     return (
         user.id == ctx.case.submitter_id
@@ -126,6 +131,9 @@ _READ_REFUSED = (
 def _require_reader(session: Session, actor: User | None, case_id: int) -> CaseContext:
     require_active(actor)
     ctx = _context(session, case_id)
+    if ctx.case.status not in LISTED and ctx.case.submitter_id != actor.id:  # type: ignore[union-attr]
+        # Someone else's draft or withdrawn case: answered like an id that does not exist.
+        raise NotFound(CASE_NOT_FOUND)
     if not may_read(session, actor, ctx):
         raise PermissionDenied(_READ_REFUSED)
     return ctx
@@ -135,6 +143,9 @@ def _require_coordinator(session: Session, actor: User | None, case_id: int) -> 
     require_active(actor)
     ctx = _context(session, case_id)
     require_coordinator(session, actor, ctx.meeting.rcp_id)
+    if ctx.case.status not in LISTED:
+        # A draft or a withdrawn case is its submitter's alone, coordinators included.
+        raise NotFound(CASE_NOT_FOUND)
     return ctx
 
 

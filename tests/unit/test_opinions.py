@@ -123,7 +123,8 @@ def test_draft_on_a_withdrawn_case_is_refused(session: Session, team: CaseTeam) 
     team.case.status = CaseStatus.withdrawn
     session.add(team.case)
     session.commit()
-    with pytest.raises(Conflict):
+    # A withdrawn case is its submitter's alone: answered like an unknown id.
+    with pytest.raises(NotFound):
         draft(session, team)
 
 

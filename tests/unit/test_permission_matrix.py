@@ -89,7 +89,9 @@ class World:
     case_id: int  # submitted to the running meeting, with a PDF and a DICOM file
     validated_case_id: int  # running meeting, opinion validated (sheet stored)
     next_case_id: int  # submitted to the next meeting, with a PDF (editable)
-    draft_id: int  # the submitter's draft in the next meeting
+    draft_id: int  # the submitter's draft in the next meeting, with a DICOM file
+    draft_dicom_id: int  # DICOM of draft_id
+    withdrawn_id: int  # submitted to the running meeting, then withdrawn by its submitter
     attachment_id: int  # PDF of case_id
     dicom_id: int  # DICOM of case_id
     next_attachment_id: int  # PDF of next_case_id
@@ -150,6 +152,11 @@ def _build(s: Session, base: Path) -> World:
         s, actor=submitter, case_id=next_case.id, name="cr.pdf", data=pdf_bytes("2")
     )
     draft = make_case(s, upcoming, submitter, submit=False, last_name="Brouillon")
+    (draft_dicom,) = attachments.add_upload(
+        s, actor=submitter, case_id=draft.id, name="ct.dcm", data=open(CT, "rb").read()
+    )
+    withdrawn = make_case(s, live, submitter, last_name="Retire")
+    cases.withdraw(s, actor=submitter, case_id=withdrawn.id)
     for meeting in (live, upcoming):
         meetings.invite(s, actor=coordinator, meeting_id=meeting.id, user_id=invited.id)
         meetings.invite(s, actor=coordinator, meeting_id=meeting.id, user_id=confirmed.id)
@@ -201,6 +208,8 @@ def _build(s: Session, base: Path) -> World:
         validated_case_id=validated_case.id,
         next_case_id=next_case.id,
         draft_id=draft.id,
+        draft_dicom_id=draft_dicom.id,
+        withdrawn_id=withdrawn.id,
         attachment_id=pdf.id,
         dicom_id=dicom_row.id,
         next_attachment_id=next_pdf.id,
@@ -434,6 +443,32 @@ CALLS: dict[str, Call] = {
         s, actor=a, attachment_id=w.next_attachment_id
     ),
     "opinions.opinion_page": lambda s, a, w: opinions.opinion_page(s, actor=a, case_id=w.case_id),
+    "opinions.opinion_page:draft": lambda s, a, w: opinions.opinion_page(
+        s, actor=a, case_id=w.draft_id
+    ),
+    "opinions.opinion_page:withdrawn": lambda s, a, w: opinions.opinion_page(
+        s, actor=a, case_id=w.withdrawn_id
+    ),
+    "opinions.history:draft": lambda s, a, w: opinions.history(s, actor=a, case_id=w.draft_id),
+    "opinions.history:withdrawn": lambda s, a, w: opinions.history(
+        s, actor=a, case_id=w.withdrawn_id
+    ),
+    "opinions.get_sheet:withdrawn": lambda s, a, w: opinions.get_sheet(
+        s, actor=a, case_id=w.withdrawn_id
+    ),
+    "opinions.key_image_candidates:draft": lambda s, a, w: opinions.key_image_candidates(
+        s, actor=a, case_id=w.draft_id
+    ),
+    "opinions.key_image_preview:draft": lambda s, a, w: opinions.key_image_preview(
+        s, actor=a, case_id=w.draft_id, attachment_id=w.draft_dicom_id
+    ),
+    "opinions.quorum:withdrawn": lambda s, a, w: opinions.quorum(
+        s, actor=a, case_id=w.withdrawn_id
+    ),
+    "cases.get_case:withdrawn": lambda s, a, w: cases.get_case(s, actor=a, case_id=w.withdrawn_id),
+    "attachments.open_attachment:draft": lambda s, a, w: attachments.open_attachment(
+        s, actor=a, attachment_id=w.draft_dicom_id
+    ),
     "opinions.history": lambda s, a, w: opinions.history(s, actor=a, case_id=w.validated_case_id),
     "opinions.get_sheet": lambda s, a, w: opinions.get_sheet(
         s, actor=a, case_id=w.validated_case_id
