@@ -10,6 +10,7 @@ from rcp.dates import format_datetime, today_paris
 from rcp.errors import RcpError
 from rcp.models import Sex
 from rcp.ui import keys
+from rcp.ui import uploads as ui_uploads
 from rcp.ui.context import db, flash, require_user, show_error, show_flash
 from rcp.ui.links import query_int
 from rcp.ui.text import escape_markdown
@@ -247,7 +248,8 @@ for item in current:
             st.rerun()
 
 round_no = st.session_state.get(keys.CASE_UPLOAD_ROUND, 0)
-uploads = st.file_uploader(
+uploads = ui_uploads.file_uploader(
+    user,
     "DICOM (fichiers, série entière ou .zip / DICOMDIR), images PNG/JPEG, comptes rendus PDF",
     accept_multiple_files=True,
     key=f"soumettre_files_{round_no}",
@@ -273,6 +275,8 @@ if uploads and st.button("Ajouter les fichiers", type="primary", key="soumettre_
             duplicates += result.duplicates
         except RcpError as error:
             failed.append(str(error))
+        finally:
+            ui_uploads.release(upload)  # consumed: its bytes leave the server's memory
     progress.progress(1.0, text="Terminé")
     report = [("error", message) for message in failed]
     if refused:

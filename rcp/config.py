@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # Files
     max_file_mb: int = 200
     max_case_mb: int = 1000
+    # Uploaded files held in memory between the upload and "Ajouter les fichiers" (and
+    # uploads in flight): per user, and for the whole process (rcp.uploads).
+    upload_user_max_mb: int = 1100
+    upload_total_max_mb: int = 3000
 
     # Video room
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
@@ -127,6 +131,12 @@ class Settings(BaseSettings):
                 "RCP_SECRET_KEY must be set to a random value outside demo mode "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
             )
+        if self.upload_user_max_mb < max(self.max_file_mb, self.max_case_mb):
+            raise ValueError(
+                "upload_user_max_mb must be at least max_case_mb (the largest upload)."
+            )
+        if self.upload_total_max_mb < self.upload_user_max_mb:
+            raise ValueError("upload_total_max_mb must be at least upload_user_max_mb.")
         if self.audit_retention_months < 6:
             raise ValueError("audit_retention_months cannot be less than 6.")
         if not self.base_url.strip():

@@ -6,13 +6,14 @@ import logging
 from functools import lru_cache
 from typing import Any
 
+import anyio
 from sqlalchemy.engine import Engine
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from rcp import attachments, auth
+from rcp import attachments, auth, uploads
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, RcpError
@@ -169,5 +170,28 @@ def routes() -> list[Route]:
     ]
 
 
+async def _upload_user(token: str | None) -> int | None:
+    """The active user behind a session cookie, for the upload guard (off the event loop)."""
+    if not token:
+        return None
+
+    def check() -> int | None:
+        with session_scope(_engine()) as session:
+            user = auth.authenticate(session, token=token)
+            return user.id if user is not None else None
+
+    return await anyio.to_thread.run_sync(check)
+
+
 def middleware() -> list[Middleware]:
-    return [Middleware(SecurityHeadersMiddleware)]
+    settings = get_settings()
+    return [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(
+            uploads.UploadGuardMiddleware,
+            authenticate=_upload_user,
+            cookie_name=settings.cookie_name,
+            # The largest upload (a zip of a whole case) plus its multipart framing.
+            max_request_bytes=settings.max_case_mb * uploads.MB + 64 * 1024,
+        ),
+    ]

@@ -11,6 +11,7 @@ keeps one value per replica and gives each browser its own before it loads the f
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import secrets
@@ -268,6 +269,30 @@ def test_proxy_keeps_the_app_security_headers_and_gives_a_browser_its_affinity_c
     value = node[0].split(";")[0].split("=", 1)[1]
     with cluster.request("/", {"rcp_node": value}) as again:
         assert not [c for c in again.headers.get_all("set-cookie") or [] if "rcp_node" in c]
+
+
+def _upload_status(cluster: Cluster, length: int) -> tuple[int, str]:
+    """Headers of an anonymous upload of ``length`` bytes through nginx, no body sent."""
+    host, port = cluster.server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        conn.putrequest("PUT", "/_stcore/upload_file/some-session/some-file")
+        conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+        conn.putheader("Content-Length", str(length))
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_uploads_are_refused_from_their_headers_through_the_proxy(cluster: Cluster) -> None:
+    """Without a session the app refuses an upload before its body is sent (nginx streams
+    uploads to the replica); above the largest upload nginx itself refuses it."""
+    status, text = _upload_status(cluster, 500 * 1024 * 1024)
+    assert status == 401 and "reconnectez-vous" in text
+    status, _text = _upload_status(cluster, 1002 * 1024 * 1024)
+    assert status == 413
 
 
 def test_a_browser_key_always_reaches_the_same_replica_and_keys_spread_over_both(
