@@ -3,10 +3,11 @@
 import streamlit as st
 
 from rcp import startup, web
-from rcp.ui import failsafe
+from rcp.ui import failsafe, server_stats
 
 # Uvicorn imports this module once its socket is bound: the address and port are final.
 startup.announce(st.config.get_option("server.address"), st.config.get_option("server.port"))
+server_stats.install()  # sessions, held uploads and rooms in /metrics
 
 app = st.App(
     "rcp_app.py",

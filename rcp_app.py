@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from rcp import metrics
 from rcp.config import get_settings
 from rcp.ui import chrome, failsafe, keys, navigation
 from rcp.ui.context import current_user, requested_path
@@ -24,5 +25,5 @@ else:
     chrome.signed_in_header(user)
 
 # A failure anywhere in the page shows a French message with a reference after what was drawn.
-with failsafe.section("Cette page", replace=False):
+with metrics.page_run(nav.url_path), failsafe.section("Cette page", replace=False):
     nav.run()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from rcp import attachments, auth, uploads
+from rcp import attachments, auth, metrics, uploads, web_monitoring
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, RcpError
@@ -132,10 +132,6 @@ def download_file(request: Request) -> Response:
     return response
 
 
-def health(_request: Request) -> Response:
-    return PlainTextResponse("ok")
-
-
 class SecurityHeadersMiddleware:
     """Pure ASGI middleware adding the security headers to every HTTP response."""
 
@@ -165,7 +161,8 @@ def routes() -> list[Route]:
     return [
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sign_out, methods=["GET"]),
-        Route("/healthz", health, methods=["GET"]),
+        Route("/healthz", web_monitoring.healthz, methods=["GET"]),
+        Route("/metrics", web_monitoring.metrics_endpoint, methods=["GET"]),
         Route("/files/{attachment_id:int}", download_file, methods=["GET"]),
     ]
 
@@ -186,6 +183,8 @@ async def _upload_user(token: str | None) -> int | None:
 def middleware() -> list[Middleware]:
     settings = get_settings()
     return [
+        Middleware(metrics.RequestTimer),
+        Middleware(web_monitoring.StreamlitMetricsGuard),
         Middleware(SecurityHeadersMiddleware),
         Middleware(
             uploads.UploadGuardMiddleware,
