@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -293,6 +294,20 @@ def test_uploads_are_refused_from_their_headers_through_the_proxy(cluster: Clust
     assert status == 401 and "reconnectez-vous" in text
     status, _text = _upload_status(cluster, 1002 * 1024 * 1024)
     assert status == 413
+
+
+def test_monitoring_stays_off_the_site_and_is_read_on_each_replica(cluster: Cluster) -> None:
+    """Through nginx: /metrics and /_stcore/metrics are 404, /healthz answers; a replica's
+    own address serves its metrics to the monitoring on the machine."""
+    for path in ("/metrics", "/_stcore/metrics", "/_stcore/metrics?x=1"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            cluster.request(path).close()
+        assert refused.value.code == 404, path
+    with cluster.request("/healthz") as health:
+        assert health.status == 200 and health.read().startswith(b"ok\n")
+    for replica in cluster.replicas:
+        with urllib.request.urlopen(f"http://{replica}/metrics", timeout=20) as direct:
+            assert b"rcp_http_request_duration_seconds" in direct.read()
 
 
 def test_a_browser_key_always_reaches_the_same_replica_and_keys_spread_over_both(
