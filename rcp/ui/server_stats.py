@@ -1,6 +1,7 @@
 """Figures only the Streamlit side of this process can read, for /metrics (rcp.metrics).
 
-Browser sessions and held uploads come from Streamlit's runtime; rooms and participants from
+Browser sessions come from Streamlit's runtime, held uploads from the upload gate
+(rcp.uploads) or Streamlit's stats; rooms and participants from
 the video room registry through :func:`rooms_snapshot`, which reads only
 ``RoomRegistry.meeting_ids()``, ``RoomRegistry.get()``, ``Room.closed`` and
 ``Room.participants()`` and gives None when no registry can be found (the room code may move
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rcp import metrics
+from rcp import metrics, uploads
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,11 @@ def browser_sessions() -> int | None:
 
 
 def upload_bytes_held() -> int | None:
-    """Bytes of uploaded files Streamlit holds in memory (its stats API), or None."""
+    """Bytes of uploads held in memory: the upload gate's count (files Streamlit keeps plus
+    uploads in flight) once a page armed it, else Streamlit's own stats; None without one."""
+    gate = uploads.gate()
+    if gate.probe is not None:
+        return gate.held_total()
     runtime = _runtime()
     manager = getattr(runtime, "uploaded_file_mgr", None)
     if manager is None:

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from rcp import config, health, metrics, web, web_monitoring
+from rcp import config, health, metrics, uploads, web, web_monitoring
 from rcp.db import alembic_config, create_all, make_engine
 from rcp.models import LoginSession, utcnow
 from rcp.ui import server_stats
@@ -321,6 +321,27 @@ def test_rooms_snapshot_reads_the_real_room_registry() -> None:
     assert server_stats.rooms_snapshot(lambda: registry) == server_stats.RoomsSnapshot(1, 2)
 
 
+class HeldProbe:
+    def held_bytes(self) -> dict[str, int]:
+        return {"session-a": 1000, "session-b": 24}
+
+    def is_active(self, session_id: str) -> bool:
+        return True
+
+    def drop(self, session_id: str) -> None:
+        pass
+
+
+def test_upload_bytes_held_are_the_upload_gate_count_once_armed() -> None:
+    uploads.reset_gate()
+    uploads.gate().probe = HeldProbe()
+    try:
+        assert server_stats.upload_bytes_held() == 1024
+    finally:
+        uploads.reset_gate()
+
+
 def test_streamlit_readings_are_none_outside_a_server() -> None:
+    uploads.reset_gate()
     assert server_stats.browser_sessions() is None
     assert server_stats.upload_bytes_held() is None
