@@ -12,6 +12,7 @@ from rcp.models import CaseStatus, Opinion
 from rcp.ui import navigation
 from rcp.ui.context import db, engine, flash, require_user, session_token, show_error, show_flash
 from rcp.ui.links import query_int
+from rcp.ui.text import escape_markdown
 
 user = require_user()
 show_flash()
@@ -247,6 +248,20 @@ with st.form("avis_form", border=True):
         )
         reason = st.text_area("Motif de validation sans quorum", key="avis_quorum_reason")
 
+    confirm_identity = False
+    if view.key_image_identity_warning:
+        st.error(
+            "**L'image clé choisie porte l'identité d'un autre patient** dans son en-tête "
+            f"DICOM : {escape_markdown(view.key_image_identity_warning)}. Choisissez une autre "
+            "image ci-dessous, ou confirmez qu'elle appartient bien à ce patient.",
+            icon=":material/warning:",
+        )
+        confirm_identity = st.checkbox(
+            "Je confirme que l'image clé appartient bien à ce patient malgré son en-tête "
+            "DICOM (confirmation consignée sur la fiche avec mon nom)",
+            key="avis_confirm_identity",
+        )
+
     with st.container(horizontal=True):
         save = st.form_submit_button("Enregistrer le brouillon", icon=":material/save:")
         validate = st.form_submit_button(
@@ -269,7 +284,13 @@ if validate:
         with db() as session:
             actor = session.merge(user)
             opinions.save_draft(session, actor=actor, case_id=case.id, **fields)
-            opinions.validate(session, actor=actor, case_id=case.id, quorum_reason=reason)
+            opinions.validate(
+                session,
+                actor=actor,
+                case_id=case.id,
+                quorum_reason=reason,
+                confirm_key_image_identity=confirm_identity,
+            )
     except RcpError as error:
         show_error(error)
     else:
@@ -312,6 +333,14 @@ choice = st.selectbox(
     key="avis_key_series",
 )
 chosen = series[choice]
+if chosen.identity_warning:
+    st.error(
+        "**Attention, images d'un autre patient ?** L'en-tête DICOM de cette série ne "
+        f"correspond pas au dossier : {escape_markdown(chosen.identity_warning)}. Choisie comme "
+        "image clé, elle ne pourra être validée qu'avec une confirmation explicite, imprimée "
+        "sur la fiche.",
+        icon=":material/warning:",
+    )
 position = 0
 if len(chosen.slices) > 1:
     position = (

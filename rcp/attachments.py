@@ -233,22 +233,62 @@ def load_series(series: SeriesView) -> dicom.Volume:
     return dicom.load_volume(series.keys, store().path)
 
 
-def patient_warnings(case: Case, attachments: list[Attachment]) -> list[str]:
-    """Wrong-patient check: DICOM headers that contradict the case's identity."""
-    warnings: list[str] = []
-    seen: set[str] = set()
+@dataclass(frozen=True)
+class IdentityWarning:
+    """DICOM files whose header names another patient than the case, and on which fields.
+
+    Files with the same differences (the slices of one series) make one warning: the first
+    file is named and the others counted.
+    """
+
+    names: tuple[str, ...]
+    attachment_ids: tuple[int, ...]
+    differences: tuple[dicom.IdentityDifference, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(d.field for d in self.differences)
+
+    def text(self) -> str:
+        """« scanner.dcm » (et 11 autres fichiers) : nom (en-tête « X », dossier « Y »), …"""
+        others = len(self.names) - 1
+        who = f"« {self.names[0]} »" + (
+            f" (et {others} autre{'s' if others > 1 else ''} fichier{'s' if others > 1 else ''}"
+            " de même en-tête)"
+            if others
+            else ""
+        )
+        return f"{who} : {dicom.describe_differences(self.differences)}."
+
+
+def identity_differences(case: Case, summary: dict[str, Any] | None) -> list:
+    """How one DICOM header contradicts the case's identity (empty when it does not)."""
+    if not summary:
+        return []
+    return dicom.identity_differences(
+        summary,
+        last_name=case.patient_last_name,
+        first_name=case.patient_first_name,
+        birth_date=case.patient_birth_date,
+        sex=case.patient_sex if case.patient_sex in ("F", "M") else None,
+    )
+
+
+def patient_warnings(case: Case, attachments: list[Attachment]) -> list[IdentityWarning]:
+    """Wrong-patient check: one warning per file (or group of files with the same header)
+    whose DICOM header contradicts the case's identity, listing every differing field."""
+    groups: dict[tuple, list[Attachment]] = {}
     for row in attachments:
-        if row.kind != AttachmentKind.dicom or not row.dicom_summary:
+        if row.kind != AttachmentKind.dicom:
             continue
-        for message in dicom.patient_mismatch(
-            row.dicom_summary,
-            last_name=case.patient_last_name,
-            first_name=case.patient_first_name,
-            birth_date=case.patient_birth_date,
-            sex=case.patient_sex if case.patient_sex in ("F", "M") else None,
-        ):
-            text = f"{row.original_name} : {message}"
-            if message not in seen:
-                seen.add(message)
-                warnings.append(text)
-    return warnings
+        differences = tuple(identity_differences(case, row.dicom_summary))
+        if differences:
+            groups.setdefault(differences, []).append(row)
+    return [
+        IdentityWarning(
+            names=tuple(r.original_name for r in rows),
+            attachment_ids=tuple(r.id for r in rows),  # type: ignore[misc]
+            differences=differences,
+        )
+        for differences, rows in groups.items()
+    ]

@@ -1029,29 +1029,39 @@ def split_person_name(value: str | None) -> tuple[str, str]:
     return last.strip(), first.strip()
 
 
-def patient_mismatch(
+@dataclass(frozen=True)
+class IdentityDifference:
+    """One identity field on which a DICOM header contradicts the case.
+
+    ``field`` is the French name of the field ("nom", "prénom", "nom et prénom inversés",
+    "date de naissance", "sexe"), ``header`` and ``case`` the two values as shown to the
+    doctor, ``sentence`` a full French sentence saying it.
+    """
+
+    field: str
+    header: str
+    case: str
+    sentence: str
+
+
+def identity_differences(
     summary: Mapping[str, Any],
     *,
     last_name: str,
     first_name: str,
     birth_date: date | str | None,
     sex: str | None = None,
-) -> list[str]:
-    """French warnings when the DICOM header contradicts the patient of the case.
+) -> list[IdentityDifference]:
+    """The identity fields on which a DICOM header contradicts the patient of the case.
 
     Names are compared without accents, case or punctuation ("Lefèvre-Dupont" equals
     "LEFEVRE DUPONT"); a name that contains all the words of the other is accepted
     (compound or usage names: "DUPONT" vs "Dupont Martin"). An empty or anonymised header
-    name (``ANONYMOUS``…) and a missing birth date say nothing and give no warning. Names
-    found swapped get their own warning. ``sex`` (``"F"``/``"M"``) is compared when given.
-
-    Returns
-    -------
-    list[str]
-        Empty when nothing contradicts the case; wrong-patient images are a clinical risk,
-        so the page should show every warning before the images.
+    name (``ANONYMOUS``…) and a missing birth date say nothing and give no difference. Names
+    found swapped give one difference of their own. ``sex`` (``"F"``/``"M"``) is compared
+    when given.
     """
-    warnings: list[str] = []
+    found: list[IdentityDifference] = []
     header_last, header_first = split_person_name(summary.get("patient_name"))
     header_last_n, header_first_n = normalize_name(header_last), normalize_name(header_first)
     case_last_n, case_first_n = normalize_name(last_name), normalize_name(first_name)
@@ -1066,39 +1076,89 @@ def patient_mismatch(
             and _names_match(header_first_n, case_last_n)
         )
         if not (last_ok and first_ok) and swapped:
-            warnings.append(
-                f"Le nom et le prénom semblent inversés dans l'en-tête DICOM (« {shown} ») "
-                f"par rapport au dossier (« {last_name} {first_name} ») : vérifiez qu'il "
-                "s'agit bien du même patient."
+            found.append(
+                IdentityDifference(
+                    "nom et prénom inversés",
+                    shown,
+                    f"{last_name} {first_name}",
+                    f"Le nom et le prénom semblent inversés dans l'en-tête DICOM (« {shown} ») "
+                    f"par rapport au dossier (« {last_name} {first_name} ») : vérifiez qu'il "
+                    "s'agit bien du même patient.",
+                )
             )
         else:
             if not last_ok:
-                warnings.append(
-                    f"Le nom du patient dans l'en-tête DICOM (« {header_last} ») ne correspond "
-                    f"pas au nom du dossier (« {last_name} »)."
+                found.append(
+                    IdentityDifference(
+                        "nom",
+                        header_last,
+                        last_name,
+                        f"Le nom du patient dans l'en-tête DICOM (« {header_last} ») ne "
+                        f"correspond pas au nom du dossier (« {last_name} »).",
+                    )
                 )
             if not first_ok:
-                warnings.append(
-                    f"Le prénom du patient dans l'en-tête DICOM (« {header_first} ») ne "
-                    f"correspond pas au prénom du dossier (« {first_name} »)."
+                found.append(
+                    IdentityDifference(
+                        "prénom",
+                        header_first,
+                        first_name,
+                        f"Le prénom du patient dans l'en-tête DICOM (« {header_first} ») ne "
+                        f"correspond pas au prénom du dossier (« {first_name} »).",
+                    )
                 )
     header_birth = _parse_date(summary.get("patient_birth_date"))
     case_birth = _parse_date(birth_date)
     if header_birth is not None and case_birth is not None and header_birth != case_birth:
-        warnings.append(
-            "La date de naissance dans l'en-tête DICOM "
-            f"({_format_date(header_birth)}) ne correspond pas à celle du dossier "
-            f"({_format_date(case_birth)})."
+        found.append(
+            IdentityDifference(
+                "date de naissance",
+                _format_date(header_birth),
+                _format_date(case_birth),
+                "La date de naissance dans l'en-tête DICOM "
+                f"({_format_date(header_birth)}) ne correspond pas à celle du dossier "
+                f"({_format_date(case_birth)}).",
+            )
         )
     header_sex = str(summary.get("patient_sex") or "").strip().upper()[:1]
     case_sex = (sex or "").strip().upper()[:1]
     case_sex = {"H": "M"}.get(case_sex, case_sex)  # "Homme"
     if header_sex in ("F", "M") and case_sex in ("F", "M") and header_sex != case_sex:
-        warnings.append(
-            f"Le sexe indiqué dans l'en-tête DICOM ({header_sex}) ne correspond pas à celui "
-            f"du dossier ({case_sex})."
+        found.append(
+            IdentityDifference(
+                "sexe",
+                header_sex,
+                case_sex,
+                f"Le sexe indiqué dans l'en-tête DICOM ({header_sex}) ne correspond pas à "
+                f"celui du dossier ({case_sex}).",
+            )
         )
-    return warnings
+    return found
+
+
+def patient_mismatch(
+    summary: Mapping[str, Any],
+    *,
+    last_name: str,
+    first_name: str,
+    birth_date: date | str | None,
+    sex: str | None = None,
+) -> list[str]:
+    """French sentences, one per identity field on which the header contradicts the case
+    (see ``identity_differences``); empty when nothing does."""
+    return [
+        d.sentence
+        for d in identity_differences(
+            summary, last_name=last_name, first_name=first_name, birth_date=birth_date, sex=sex
+        )
+    ]
+
+
+def describe_differences(differences: Sequence[IdentityDifference]) -> str:
+    """One line listing the differing fields: « nom (en-tête « X », dossier « Y »), … »."""
+    return ", ".join(
+        f"{d.field} (en-tête « {d.header} », dossier « {d.case} »)" for d in differences
+    )
 
 
 _MODALITY_LABELS = {

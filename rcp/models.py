@@ -367,6 +367,8 @@ class Opinion(SQLModel, table=True):
     validated_at: datetime | None = _dt()
     quorum_met: bool | None = None
     quorum_reason: str | None = Field(default=None, max_length=2000)
+    # The key image's header names another patient: what differed, confirmed by the validator.
+    key_image_identity_warning: str | None = Field(default=None, max_length=2000)
     attendees: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     sheet_sha256: str | None = Field(default=None, max_length=64)
     sheet_path: str | None = Field(default=None, max_length=300)

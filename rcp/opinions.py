@@ -29,7 +29,13 @@ from rcp.models import (
     utcnow,
 )
 from rcp.permissions import is_active, is_coordinator, require_active, require_coordinator
-from rcp.sheet_data import build_sheet_data, file_store, render_key_image
+from rcp.sheet_data import (
+    build_sheet_data,
+    file_store,
+    key_image_attachment,
+    key_image_differences,
+    render_key_image,
+)
 from rcp.sheets import build_sheet_pdf, fingerprint
 from rcp.validation import clean_text
 
@@ -343,15 +349,32 @@ def _notify_submitter(session: Session, ctx: CaseContext, opinion: Opinion) -> N
     )
 
 
+def key_image_identity_warning(session: Session, case: Case) -> str | None:
+    """The fields on which the chosen key image's DICOM header names another patient."""
+    attachment = key_image_attachment(session, case)
+    if attachment is None:
+        return None
+    differences = key_image_differences(case, attachment)
+    return dicom.describe_differences(differences) if differences else None
+
+
 def validate(
-    session: Session, *, actor: User, case_id: int, quorum_reason: str | None = None
+    session: Session,
+    *,
+    actor: User,
+    case_id: int,
+    quorum_reason: str | None = None,
+    confirm_key_image_identity: bool = False,
 ) -> Opinion:
     """Validate the draft: lock it and the case, snapshot attendees, store the PDF sheet.
 
     Below the RCP's quorum (distinct specialties among attendees), a reason is required and
-    recorded. The sheet is built outside any write transaction (a PDF takes a few hundred
-    milliseconds): the draft is read, the database released, the PDF built and stored, then
-    the validation written in one commit if the draft did not change meanwhile.
+    recorded. A key image whose DICOM header names another patient needs
+    ``confirm_key_image_identity``: the differing fields are recorded with the opinion and
+    printed on the sheet with the validator's name. The sheet is built outside any write
+    transaction (a PDF takes a few hundred milliseconds): the draft is read, the database
+    released, the PDF built and stored, then the validation written in one commit if the
+    draft did not change meanwhile.
 
     Raises
     ------
@@ -391,6 +414,15 @@ def validate(
             field="quorum_reason",
         )
     recorded_reason = reason if not view.met else None
+    identity_warning = key_image_identity_warning(session, ctx.case)
+    if identity_warning and not confirm_key_image_identity:
+        raise InvalidInput(
+            "L'image clé choisie porte dans son en-tête DICOM l'identité d'un autre patient "
+            f"({identity_warning}). Choisissez une autre image, ou confirmez explicitement "
+            "qu'elle appartient bien à ce patient : la confirmation sera consignée sur la "
+            "fiche.",
+            field="key_image_identity",
+        )
     snapshot = [
         {"user_id": a.user_id, "name": a.name, "specialty": a.specialty} for a in view.attendees
     ]
@@ -411,6 +443,7 @@ def validate(
         quorum_reason=recorded_reason,
         attendees=snapshot,
         replaces=previous.validated_at if previous else None,
+        key_image_confirmed=bool(identity_warning),
     )
     draft_stamp = opinion.updated_at
     opinion_id = opinion.id
@@ -429,6 +462,7 @@ def validate(
     opinion.validated_at = now
     opinion.quorum_met = view.met
     opinion.quorum_reason = recorded_reason
+    opinion.key_image_identity_warning = identity_warning
     opinion.attendees = snapshot
     opinion.sheet_sha256 = blob.sha256
     opinion.sheet_path = blob.relpath
@@ -449,6 +483,7 @@ def validate(
         case_id=case_id,
         version=opinion.version,
         quorum_met=view.met,
+        key_image_identity_confirmed=bool(identity_warning),
         attendees=len(snapshot),
         specialties=len(view.specialties),
         sheet_sha256=blob.sha256,
@@ -523,6 +558,9 @@ class KeySeries:
     label: str
     keys: tuple[str, ...]  # sha256s for dicom.load_volume
     slices: tuple[KeySlice, ...] = field(default=())
+    # Non-empty when the headers of the series name another patient than the case: the
+    # differing fields (e.g. « nom (en-tête « X », dossier « Y ») »).
+    identity_warning: str = ""
 
     def index_of(self, attachment_id: int | None, frame_index: int | None) -> int | None:
         for i, item in enumerate(self.slices):
@@ -533,7 +571,7 @@ class KeySeries:
 
 def key_image_candidates(session: Session, *, actor: User, case_id: int) -> list[KeySeries]:
     """The case's DICOM images grouped in series, for the coordinator's key image picker."""
-    _require_coordinator(session, actor, case_id)
+    case = _require_coordinator(session, actor, case_id).case
     attachments = session.exec(
         select(Attachment)
         .where(Attachment.case_id == case_id, Attachment.kind == AttachmentKind.dicom)
@@ -551,11 +589,21 @@ def key_image_candidates(session: Session, *, actor: User, case_id: int) -> list
         label = " — ".join(p for p in (series.modality, series.description) if p) or (
             by_key[series.members[0].key].original_name
         )
+        differences = next(
+            (
+                found
+                for member in series.members
+                if (found := key_image_differences(case, by_key[member.key]))
+            ),
+            [],
+        )
         result.append(
             KeySeries(
-                label=f"{label} ({len(slices)} image(s))",
+                label=f"{label} ({len(slices)} image(s))"
+                + (" — ⚠ autre patient ?" if differences else ""),
                 keys=tuple(by_key[m.key].sha256 for m in series.members),
                 slices=tuple(slices),
+                identity_warning=dicom.describe_differences(differences),
             )
         )
     return result
@@ -681,6 +729,8 @@ class OpinionPage:
     versions: list[VersionRow]
     draft: Opinion | None  # coordinators only: the version being written
     validated: VersionRow | None  # newest validated version
+    # Coordinators only: the chosen key image's header names another patient (the fields).
+    key_image_identity_warning: str | None = None
 
     @property
     def title(self) -> str:
@@ -709,6 +759,9 @@ def opinion_page(session: Session, *, actor: User, case_id: int) -> OpinionPage:
         versions=rows if coordinator else validated,
         draft=draft,
         validated=validated[-1] if validated else None,
+        key_image_identity_warning=(
+            key_image_identity_warning(session, ctx.case) if coordinator else None
+        ),
     )
 
 

@@ -92,16 +92,58 @@ def render_key_image(store: FileStore, attachment: Attachment, frame_index: int)
     return dicom.render_slice(volume, frame_index, compress_level=6)
 
 
-def key_image(session: Session, case: Case, store: FileStore | None = None) -> KeyImage | None:
-    """The key image the coordinator picked for ``case``, or None when none is chosen."""
+def key_image_differences(case: Case, attachment: Attachment) -> list[dicom.IdentityDifference]:
+    """How the key image's DICOM header contradicts the case's identity (empty if it does not)."""
+    return dicom.identity_differences(
+        attachment.dicom_summary or {},
+        last_name=case.patient_last_name,
+        first_name=case.patient_first_name,
+        birth_date=case.patient_birth_date,
+        sex=case.patient_sex if case.patient_sex in ("F", "M") else None,
+    )
+
+
+def key_image_attachment(session: Session, case: Case) -> Attachment | None:
+    """The attachment of the key image the coordinator picked, or None."""
     if case.key_attachment_id is None:
         return None
     attachment = session.get(Attachment, case.key_attachment_id)
     if attachment is None or attachment.case_id != case.id:
         return None
+    return attachment
+
+
+def key_image(
+    session: Session,
+    case: Case,
+    store: FileStore | None = None,
+    *,
+    identity_confirmed_by: str | None = None,
+) -> KeyImage | None:
+    """The key image the coordinator picked for ``case``, or None when none is chosen.
+
+    When its header names another patient, the sheet says which fields differ and whether
+    the validator confirmed the image (``identity_confirmed_by``) or not yet (a preview).
+    """
+    attachment = key_image_attachment(session, case)
+    if attachment is None:
+        return None
     frame = case.key_frame_index or 0
     png = render_key_image(store or file_store(), attachment, frame)
-    return KeyImage(png=png, caption=key_image_caption(attachment, frame))
+    warning = ""
+    differences = key_image_differences(case, attachment)
+    if differences:
+        warning = (
+            "L'en-tête DICOM de cette image ne correspond pas à l'identité du patient : "
+            f"{dicom.describe_differences(differences)}. "
+            + (
+                f"Image conservée sur confirmation explicite de {identity_confirmed_by} lors "
+                "de la validation."
+                if identity_confirmed_by
+                else "Confirmation requise lors de la validation."
+            )
+        )
+    return KeyImage(png=png, caption=key_image_caption(attachment, frame), identity_warning=warning)
 
 
 def lab_values(case: Case) -> list[LabValue]:
@@ -160,12 +202,15 @@ def build_sheet_data(
     attendees: Sequence[Mapping[str, Any]] | None,
     replaces: datetime | None = None,
     store: FileStore | None = None,
+    key_image_confirmed: bool = False,
 ) -> SheetData:
     """Everything printed on the sheet of ``opinion``, read from the database.
 
     The validation facts are passed in rather than read from ``opinion`` because the sheet
     is built before they are written (the PDF's fingerprint is stored in the same commit).
     ``replaces`` is the validation time of the previous version (required from version 2).
+    ``key_image_confirmed``: the validator confirms a key image whose header names another
+    patient (also read from a validated ``opinion``); the sheet says who confirmed it.
     The sheet's creation date is the validation time, so rebuilding gives the same bytes.
     """
     meeting = session.get(Meeting, case.meeting_id)
@@ -207,7 +252,17 @@ def build_sheet_data(
         attendees=attendees_of(attendees),
         labs=lab_rows(values),
         lab_plot_png=_trend_plot(tuple(values)),
-        key_image=key_image(session, case, store),
+        key_image=key_image(
+            session,
+            case,
+            store,
+            identity_confirmed_by=(
+                validator.display_name
+                if validator is not None
+                and (key_image_confirmed or opinion.key_image_identity_warning)
+                else None
+            ),
+        ),
         validation=(
             Validation(validator=validator.display_name, validated_at=validated_at)
             if validator is not None and validated_at is not None

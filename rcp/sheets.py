@@ -89,6 +89,8 @@ class KeyImage:
 
     png: bytes
     caption: str = ""
+    # When the DICOM header names another patient: the differing fields, and who confirmed.
+    identity_warning: str = ""
 
 
 @dataclass(frozen=True)
@@ -873,6 +875,15 @@ def build_sheet_pdf(data: SheetData, *, _cache_fonts: bool = True) -> bytes:
         )
     if data.key_image is not None:
         writer.section("Annexe : imagerie", keep_with=60)
+        if data.key_image.identity_warning:
+            writer.boxed(
+                "⚠  IDENTITÉ À VÉRIFIER — " + printable_text(data.key_image.identity_warning),
+                style="B",
+                color=_ALERT,
+                fill=_ALERT_FILL,
+                bar=_ALERT,
+                size=9,
+            )
         writer.image(
             data.key_image.png,
             width=90,

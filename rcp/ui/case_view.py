@@ -74,10 +74,10 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
         f"statut : **{cases.STATUS_LABELS[CaseStatus(case.status)]}**"
         + (" · *cas ajouté après la date limite*" if case.is_late else "")
     )
-    warnings = attachments.patient_warnings(case, files)
-    for warning in warnings:
+    for warning in attachments.patient_warnings(case, files):
         st.error(
-            f"Attention, images d'un autre patient ? {escape_markdown(warning)}",
+            "**Attention, images d'un autre patient ?** L'en-tête DICOM ne correspond pas au "
+            f"dossier : {escape_markdown(warning.text())}",
             icon=":material/warning:",
         )
     for field, (label, _limit) in cases.TEXT_FIELDS.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from pydicom.data import get_testdata_file
@@ -166,3 +167,70 @@ def test_link_without_a_case_says_so(db: Session) -> None:
     team = make_case_team(db)
     at = page(sign_in(db, team.assistant))
     assert "Lien incomplet" in " ".join(e.value for e in at.error)
+
+
+def _other_patient_ct() -> bytes:
+    """CT_small whose header names another patient than any test case (three fields differ)."""
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.PatientName = "MARTIN^Paul"
+    ds.PatientBirthDate = "19451102"
+    ds.PatientSex = "M"
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def test_a_key_image_of_another_patient_is_flagged_and_needs_a_recorded_confirmation(
+    db: Session,
+) -> None:
+    from pypdf import PdfReader
+
+    team = make_case_team(db)
+    attend(db, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    opinions.save_draft(db, actor=team.assistant, case_id=team.case.id, **OPINION)
+    add_attachment(db, team.case, _other_patient_ct(), "autre.dcm", "dicom")
+    at = avis(db, team, "assistant")
+    # The picker says it before the image is chosen, with every field that differs.
+    picker = " ".join(e.value for e in at.error).replace("\\", "")  # escaped markdown
+    assert "Attention, images d'un autre patient ?" in picker
+    assert "nom (en-tête « MARTIN »" in picker and "date de naissance" in picker
+    assert at.selectbox(key="avis_key_series").options[0].endswith("⚠ autre patient ?")
+    at = button(at, "Choisir cette image").click().run()
+    # Validation without the explicit confirmation is refused and nothing is validated.
+    at = button(at, "Valider l'avis").click().run()
+    assert "porte dans son en-tête DICOM l'identité d'un autre patient" in " ".join(
+        e.value for e in at.error
+    )
+    fresh(db)
+    assert db.exec(select(Opinion)).one().validated_at is None
+    at.checkbox(key="avis_confirm_identity").check()
+    at = button(at, "Valider l'avis").click().run()
+    assert "Avis validé : la fiche est prête" in texts(at)
+    fresh(db)
+    stored = db.exec(select(Opinion)).one()
+    assert stored.validated_at is not None
+    assert stored.key_image_identity_warning.startswith("nom (en-tête « MARTIN »")
+    _name, pdf = opinions.get_sheet(db, actor=team.assistant, case_id=team.case.id)
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    text = " ".join(text.split())
+    assert "IDENTITÉ À VÉRIFIER" in text
+    assert "confirmation explicite de Dr Hélène Dubœuf" in text
+
+
+def test_the_case_page_gives_one_warning_per_file_listing_the_fields(db: Session) -> None:
+    team = make_case_team(db)
+    add_attachment(db, team.case, _other_patient_ct(), "autre.dcm", "dicom")
+    at = AppTest.from_file(str(ROOT / "rcp_app.py"), default_timeout=60)
+    at.session_state[keys.TEST_TOKEN] = sign_in(db, team.assistant)
+    at.run()
+    at.query_params["id"] = str(team.case.id)
+    at = at.switch_page("pages/cas.py").run()
+    warnings = [e.value.replace("\\", "") for e in at.error if "autre patient" in e.value]
+    assert len(warnings) == 1
+    (warning,) = warnings
+    for field in ("nom (", "prénom (", "date de naissance (", "sexe ("):
+        assert field in warning

@@ -243,4 +243,24 @@ def test_wrong_patient_images_are_flagged(session, setting) -> None:
     warnings = attachments.patient_warnings(
         cases.get_case(session, actor=member, case_id=case.id), rows
     )
-    assert warnings and all(w.startswith("autre.dcm") for w in warnings)
+    (warning,) = warnings  # one warning for the file, listing every field that differs
+    assert warning.names == ("autre.dcm",)
+    assert warning.fields == ("nom", "prénom", "date de naissance")
+    assert warning.text() == (
+        "« autre.dcm » : nom (en-tête « MARTIN », dossier « EXEMPLE »), prénom (en-tête "
+        "« Paul », dossier « Patient »), date de naissance (en-tête « 02/11/1945 », dossier "
+        "« 17/05/1980 »)."
+    )
+
+
+def test_a_wrong_patient_series_gives_one_warning_naming_one_file_and_counting_the_rest(
+    session, setting
+) -> None:
+    _c, member, _m, case = setting
+    attachments.add_upload(
+        session, actor=member, case_id=case.id, name="serie.zip", data=_series_zip(3)
+    )
+    rows = attachments.list_attachments(session, actor=member, case_id=case.id)
+    (warning,) = attachments.patient_warnings(case, rows)
+    assert len(warning.attachment_ids) == 3
+    assert warning.text().startswith("« IM0000 » (et 2 autres fichiers de même en-tête) : nom")

@@ -508,8 +508,43 @@ def add_attachment(session: Session, case: Case, data: bytes, name: str, kind: s
     return attachment
 
 
-def ct_small() -> bytes:
-    return Path(get_testdata_file("CT_small.dcm", download=False)).read_bytes()  # type: ignore[arg-type]
+def ct_small(patient_name: str = "ANONYMOUS") -> bytes:
+    """CT_small, its header's patient anonymised (as exported for an RCP) unless named."""
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.PatientName = patient_name
+    buffer = io.BytesIO()
+    ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def test_a_key_image_of_another_patient_is_validated_only_with_a_recorded_confirmation(
+    session: Session,
+) -> None:
+    team = make_case_team(session)
+    attend(session, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    opinions.save_draft(session, actor=team.assistant, case_id=team.case.id, **OPINION)
+    attachment = add_attachment(session, team.case, ct_small("MARTIN^Paul"), "x.dcm", "dicom")
+    (series,) = opinions.key_image_candidates(session, actor=team.assistant, case_id=team.case.id)
+    assert series.identity_warning.startswith("nom (en-tête « MARTIN »")
+    opinions.choose_key_image(
+        session, actor=team.assistant, case_id=team.case.id, attachment_id=attachment.id
+    )
+    with pytest.raises(InvalidInput, match="l'identité d'un autre patient") as caught:
+        opinions.validate(session, actor=team.assistant, case_id=team.case.id)
+    assert caught.value.field == "key_image_identity"
+    opinion = opinions.validate(
+        session, actor=team.assistant, case_id=team.case.id, confirm_key_image_identity=True
+    )
+    assert opinion.key_image_identity_warning == (
+        "nom (en-tête « MARTIN », dossier « LŒVENBRUCK »), prénom (en-tête « Paul », dossier "
+        "« Éloïse »)"
+    )
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "opinion.validated")).one()
+    assert event.details["key_image_identity_confirmed"] is True
 
 
 def test_coordinator_picks_a_dicom_key_image_printed_on_the_sheet(

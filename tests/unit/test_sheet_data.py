@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from pydicom.data import get_testdata_file
 from pypdf import PdfReader
 from sqlmodel import Session
 
@@ -20,7 +19,7 @@ from rcp.files import FileStore
 from rcp.models import Opinion
 from rcp.sheets import build_sheet_pdf, fingerprint, format_long_date
 from tests.factories import CASE_TEAM_TEXT, CaseTeam, attend, make_case_team
-from tests.unit.test_opinions import OPINION, add_attachment
+from tests.unit.test_opinions import OPINION, add_attachment, ct_small
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -31,7 +30,7 @@ def team(session: Session) -> CaseTeam:
 
 
 def validate_with_key_image(session: Session, team: CaseTeam) -> Opinion:
-    dcm = Path(get_testdata_file("CT_small.dcm", download=False)).read_bytes()  # type: ignore[arg-type]
+    dcm = ct_small()
     attachment = add_attachment(session, team.case, dcm, "TDM rénale œdème.dcm", "dicom")
     opinions.choose_key_image(
         session, actor=team.assistant, case_id=team.case.id, attachment_id=attachment.id
@@ -143,7 +142,7 @@ def test_rebuilding_the_sheet_from_the_database_gives_the_same_bytes(
 
 
 def test_key_image_caption_never_names_the_patient(session: Session, team: CaseTeam) -> None:
-    dcm = Path(get_testdata_file("CT_small.dcm", download=False)).read_bytes()  # type: ignore[arg-type]
+    dcm = ct_small()
     attachment = add_attachment(session, team.case, dcm, "scanner.dcm", "dicom")
     caption = sheet_data.key_image_caption(attachment, 0)
     patient = str((attachment.dicom_summary or {}).get("patient_name") or "")
