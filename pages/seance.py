@@ -509,7 +509,12 @@ def render(view: meetings.MeetingView) -> None:
     state = load_live(view) if meeting.status != MeetingStatus.cancelled else None
     if view.is_past and meeting.status != MeetingStatus.cancelled:
         if state is None or state.phase != Phase.live:
-            st.info("Séance passée : consultation seule.", icon=":material/history:")
+            st.info(
+                "Séance close : consultation seule."
+                if meeting.status == MeetingStatus.closed
+                else "Séance passée : consultation seule.",
+                icon=":material/history:",
+            )
     end = meeting.ends_at.astimezone(PARIS).strftime("%H:%M")
     st.markdown(
         f"**Date :** {format_datetime(meeting.starts_at)} – {end} (heure de Paris)  \n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from rcp import audit, directory, notify
@@ -63,6 +64,15 @@ def is_past(meeting: Meeting, now: datetime | None = None) -> bool:
     return meeting.ends_at <= (now or utcnow())
 
 
+# Meetings that are over whatever the clock says: closed by a coordinator, or cancelled.
+ENDED = (MeetingStatus.closed, MeetingStatus.cancelled)
+
+
+def is_finished(meeting: Meeting, now: datetime | None = None) -> bool:
+    """Past its end, or closed by a coordinator before it: nothing is offered any more."""
+    return meeting.status == MeetingStatus.closed or is_past(meeting, now)
+
+
 def _check_times(starts_at: datetime, ends_at: datetime, deadline: datetime, now: datetime) -> None:
     if starts_at <= now:
         raise InvalidInput("La séance ne peut pas être programmée dans le passé.", field="day")
@@ -100,10 +110,13 @@ def list_meetings(
     directory.trail(session, rcp_id)
     now = utcnow()
     query = select(Meeting).where(Meeting.rcp_id == rcp_id)
+    closed = Meeting.status == MeetingStatus.closed
     if upcoming:
-        query = query.where(Meeting.ends_at > now).order_by(col(Meeting.starts_at))
+        query = query.where(Meeting.ends_at > now, ~closed).order_by(col(Meeting.starts_at))
     else:
-        query = query.where(Meeting.ends_at <= now).order_by(col(Meeting.starts_at).desc())
+        query = query.where(or_(Meeting.ends_at <= now, closed)).order_by(
+            col(Meeting.starts_at).desc()
+        )
     return list(session.exec(query.limit(limit)).all())
 
 
@@ -151,7 +164,7 @@ def meeting_view(session: Session, *, actor: User, meeting_id: int) -> MeetingVi
     mine = next((r.participation for r in participants if r.user.id == actor.id), None)
     coordinator = is_coordinator(session, actor, meeting.rcp_id)
     member = membership(session, actor, meeting.rcp_id) is not None
-    past = is_past(meeting, now)
+    past = is_finished(meeting, now)
     view = MeetingView(
         meeting=meeting,
         trail=t,
@@ -291,6 +304,8 @@ def _editable(session: Session, actor: User, meeting_id: int) -> Meeting:
     require_coordinator(session, actor, meeting.rcp_id)
     if meeting.status == MeetingStatus.cancelled:
         raise Conflict("Cette séance est annulée.")
+    if meeting.status == MeetingStatus.closed:
+        raise Conflict("Cette séance est close : elle ne peut plus être modifiée.")
     if is_past(meeting):
         raise Conflict("Cette séance est passée : elle ne peut plus être modifiée.")
     return meeting
@@ -443,6 +458,8 @@ def invite(session: Session, *, actor: User, meeting_id: int, user_id: int) -> P
 def _open_for_participants(meeting: Meeting) -> None:
     if meeting.status == MeetingStatus.cancelled:
         raise Conflict("Cette séance est annulée.")
+    if meeting.status == MeetingStatus.closed:
+        raise Conflict("Cette séance est close.")
     if is_past(meeting):
         raise Conflict("Cette séance est passée.")
 
@@ -617,7 +634,7 @@ def home(session: Session, *, actor: User, horizon_days: int = 120) -> Home:
         .where(
             Participation.user_id == actor.id,
             Meeting.ends_at > now,
-            Meeting.status != MeetingStatus.cancelled,
+            col(Meeting.status).not_in(ENDED),
             col(Participation.status).in_(
                 [
                     ParticipationStatus.confirmed,
@@ -641,7 +658,7 @@ def home(session: Session, *, actor: User, horizon_days: int = 120) -> Home:
                 col(Meeting.rcp_id).in_(coordinated),
                 Meeting.ends_at > now,
                 Meeting.starts_at < horizon,
-                Meeting.status != MeetingStatus.cancelled,
+                col(Meeting.status).not_in(ENDED),
             )
             .order_by(col(Meeting.starts_at))
         ).all()
@@ -675,7 +692,7 @@ def home(session: Session, *, actor: User, horizon_days: int = 120) -> Home:
             .where(
                 col(Meeting.rcp_id).in_(coordinated),
                 Meeting.ends_at > now,
-                Meeting.status != MeetingStatus.cancelled,
+                col(Meeting.status).not_in(ENDED),
                 Participation.status == ParticipationStatus.requested,
             )
             .order_by(col(Participation.updated_at))

@@ -222,3 +222,27 @@ def test_coordinator_closes_the_meeting_and_the_chat_becomes_read_only(
     assert "Au revoir" in chat_texts(participant)
     assert not participant.chat_input
     assert "Rejoindre la visio-conférence" not in link_buttons(participant)
+
+
+def test_a_closed_meeting_leaves_the_home_page_and_offers_no_invitation_nor_cancellation(
+    db: Session, running: Running
+) -> None:
+    from tests.ui.test_directory_pages import page as open_page
+
+    def expanders(at: AppTest) -> list[str]:
+        return [el.label for el in at.expander]
+
+    before = page(running.coordinator_token, running.meeting.id)
+    assert {"Inviter des médecins", "Annuler la séance"} <= set(expanders(before))
+    meeting_live.close_meeting(db, actor=running.coordinator, meeting_id=running.meeting.id)
+    at = page(running.coordinator_token, running.meeting.id)
+    assert not at.exception
+    assert "Inviter des médecins" not in expanders(at)
+    assert "Annuler la séance" not in expanders(at)
+    assert "Séance close : consultation seule." in texts(at)
+    for token in (running.coordinator_token, running.participant_token):
+        home = open_page("accueil", token)
+        assert not home.exception
+        assert "RCP GEM et SNI" not in texts(home) + str(
+            [el.proto.label for el in home.get("page_link")]
+        )

@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar
 from sqlmodel import Session, select
 
-from rcp import meetings
+from rcp import meeting_live, meetings
 from rcp.dates import PARIS
 from rcp.errors import Conflict, InvalidInput, PermissionDenied
 from rcp.models import AuditEvent, OutboxMessage, ParticipationStatus, User
@@ -20,6 +20,7 @@ from tests.factories import (
     make_user,
     mobile,
     move_to_past,
+    start_now,
 )
 
 
@@ -349,6 +350,36 @@ def test_home_shows_invitations_upcoming_and_the_coordinators_todo(
         (meeting.id, 1, 3)
     ]
     assert [ln.meeting.id for ln in todo.upcoming] == [meeting.id]
+
+
+def test_a_closed_meeting_is_no_longer_upcoming_nor_managed(session, rcp, coordinator) -> None:
+    """Closed early (before its planned end): out of the home page, the to-do and the RCP's
+    upcoming list; no invitation, edit, cancellation or request any more."""
+    meeting = make_meeting(session, rcp, coordinator)
+    doctor = make_user(session, phone=mobile(73))
+    other = make_user(session, phone=mobile(74))
+    meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=doctor.id)
+    meetings.respond(session, actor=doctor, meeting_id=meeting.id, accept=True)
+    meetings.request_participation(session, actor=other, meeting_id=meeting.id)
+    start_now(session, meeting)
+    meeting_live.close_meeting(session, actor=coordinator, meeting_id=meeting.id)
+    assert meetings.home(session, actor=doctor).upcoming == []
+    todo = meetings.home(session, actor=coordinator)
+    assert (todo.upcoming, todo.requests, todo.understaffed) == ([], [], [])
+    listed = meetings.list_meetings(session, actor=doctor, rcp_id=rcp.id, upcoming=True)
+    assert meeting.id not in [m.id for m in listed]
+    past = meetings.list_meetings(session, actor=doctor, rcp_id=rcp.id, upcoming=False)
+    assert [m.id for m in past] == [meeting.id]
+    view = meetings.meeting_view(session, actor=coordinator, meeting_id=meeting.id)
+    assert view.actions == set()
+    with pytest.raises(Conflict, match="close"):
+        meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=other.id)
+    with pytest.raises(Conflict, match="close"):
+        meetings.cancel_meeting(session, actor=coordinator, meeting_id=meeting.id)
+    with pytest.raises(Conflict, match="close"):
+        meetings.request_participation(
+            session, actor=make_user(session, phone=mobile(75)), meeting_id=meeting.id
+        )
 
 
 def test_every_state_change_is_audited(session, rcp, coordinator) -> None:
