@@ -8,6 +8,7 @@ address but loopback) and the health route.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from rcp.demo import DEMO_PASSWORD
+from tests.e2e.conftest import ROOT, shot, wait_idle
 from tests.e2e.streamlit_server import stop
 from tests.ports import free_port
 
@@ -89,8 +91,27 @@ def run_script(tmp_path: Path) -> Iterator:
         stop(proc)  # the scripts exec the server: this is the server's own process
 
 
-def test_quick_start_serves_the_demo_on_loopback_only_and_says_so(tmp_path, run_script) -> None:
-    """`bash scripts/start.sh` on PORT: loopback only, announced, demo seeded, healthy."""
+def demo_sign_in(page, url: str, email: str) -> None:
+    """Sign in with a demo account; demo mode shows the SMS code on the page."""
+    page.goto(url + "/")
+    wait_idle(page)
+    page.get_by_label("Adresse e-mail professionnelle").fill(email)
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_label("Code de vérification").wait_for()
+    wait_idle(page)
+    code = re.findall(r"\b(\d{6})\b", page.inner_text("body"))[-1]
+    page.get_by_label("Code de vérification").fill(code)
+    page.get_by_role("button", name="Valider").click()
+    page.get_by_role("button", name="Se déconnecter").wait_for(timeout=30_000)
+    wait_idle(page)
+
+
+def test_quick_start_serves_the_demo_on_loopback_only_and_says_so(
+    tmp_path, run_script, browser
+) -> None:
+    """`bash scripts/start.sh` on PORT: loopback only, announced, healthy, and a doctor of
+    the demo finds a meeting of today whose video room is open, with its cases."""
     port = free_port()
     log = tmp_path / "start.log"
     proc = run_script("start.sh", base_env(tmp_path / "data", port), log)
@@ -103,3 +124,17 @@ def test_quick_start_serves_the_demo_on_loopback_only_and_says_so(tmp_path, run_
     assert "RCP_BASE_URL n'est pas réglé" not in console  # demo mode needs no public address
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
         assert resp.status == 200
+
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        demo_sign_in(page, f"http://localhost:{port}", "medecin1@orkid.example")
+        # "Mes prochaines séances", soonest first: "RCP … du 1er décembre 2026 — 01/12/2026 …"
+        page.locator("a", has_text=re.compile(r"adulte du .* — \d\d/\d\d/")).first.click()
+        wait_idle(page)
+        page.get_by_role("link", name="Rejoindre la visio-conférence").wait_for()
+        for patient in ("DEMOLIN Lucie", "FICTIF Paul", "SPECIMEN Jeanne"):
+            assert page.get_by_text(patient).count() == 1
+        shot(page, "quick-start-live-meeting")
+    finally:
+        context.close()
