@@ -173,6 +173,9 @@ if not view.is_coordinator:
 if case.status in (CaseStatus.draft, CaseStatus.withdrawn):
     st.info("Ce cas n'est pas soumis à la RCP : aucun avis ne peut être rédigé.")
     st.stop()
+if case.status == CaseStatus.closed:
+    st.info("Ce cas a été clos sans avis (motif sur la fiche patient) : aucun avis à rédiger.")
+    st.stop()
 
 if view.locked:
     st.divider()

@@ -27,6 +27,7 @@ STATUS_BADGES = {
     CaseStatus.submitted: ":orange-badge[à discuter]",
     CaseStatus.discussed: ":blue-badge[discuté]",
     CaseStatus.validated: ":green-badge[avis validé]",
+    CaseStatus.closed: ":gray-badge[clos sans avis]",
 }
 
 
@@ -320,11 +321,32 @@ def case_list(view: meetings.MeetingView, summaries: list, state: LiveState | No
                     icon=":material/description:",
                     query_params={"id": case.id},
                 )
+            if (
+                state is not None
+                and state.is_coordinator
+                and state.phase == Phase.live
+                and case.status == CaseStatus.submitted
+                and st.button(
+                    "Marquer comme discuté",
+                    key=f"seance_discussed_{case.id}",
+                    type="tertiary",
+                    icon=":material/task_alt:",
+                )
+            ):
+                act(
+                    meeting_live.mark_discussed,
+                    f"Cas n° {case.id} marqué « discuté ».",
+                    case_id=case.id,
+                )
 
 
 def current_case_selector(view: meetings.MeetingView, summaries: list, state: LiveState) -> None:
     """The coordinator chooses the case everyone's page shows."""
-    labels = {s.case.id: f"{case_label(s)} ({s.status_label})" for s in summaries}
+    labels = {
+        s.case.id: f"{case_label(s)} ({s.status_label})"
+        for s in summaries
+        if s.case.status in meeting_live.DISCUSSABLE
+    }
     options: list[int | None] = [None, *labels]
     # The key follows the current case so that a change made elsewhere redraws the widget.
     choice = st.selectbox(
@@ -370,16 +392,85 @@ def case_viewer(view: meetings.MeetingView, summaries: list, state: LiveState) -
             render_case(user, state.current_case_id, key_prefix="seance_current")
 
 
-def close_controls(view: meetings.MeetingView, state: LiveState) -> None:
+def pending_cases(view: meetings.MeetingView, summaries: list) -> None:
+    """The cases still without an outcome, each to postpone or to close without opinion."""
+    pending = [s for s in summaries if s.case.status in meeting_live.PENDING]
+    if not pending:
+        st.success(
+            "Chaque cas de la séance a un avis validé ou a été clos sans avis.",
+            icon=":material/task_alt:",
+        )
+        return
+    with db() as session:
+        following = meeting_live.next_meeting(session, view.meeting)
+    st.warning(
+        f"**{len(pending)} cas sans avis validé.** Pour chacun : reportez-le à la séance "
+        "suivante, ou closez-le sans avis en indiquant le motif. Un cas laissé ainsi reste "
+        "« à discuter » dans cette séance.",
+        icon=":material/pending_actions:",
+    )
+    st.caption(
+        f"Séance suivante de la RCP : {format_datetime(following.starts_at)} (heure de Paris)."
+        if following is not None
+        else "Aucune séance suivante n'est programmée pour cette RCP : programmez-la depuis "
+        "la page de la RCP pour pouvoir y reporter des cas."
+    )
+    for summary in pending:
+        case = summary.case
+        with st.container(
+            border=True,
+            horizontal=True,
+            vertical_alignment="center",
+            key=f"seance_pending_{case.id}",
+        ):
+            st.markdown(
+                f"**{escape_markdown(case_label(summary))}** — "
+                f"{escape_markdown(summary.status_label)}"
+            )
+            if st.button(
+                "Reporter à la séance suivante",
+                key=f"seance_postpone_{case.id}",
+                icon=":material/event_repeat:",
+                disabled=following is None,
+            ):
+                act(
+                    meeting_live.postpone_case,
+                    f"Cas n° {case.id} reporté à la séance suivante ; le médecin demandeur est "
+                    "prévenu par e-mail.",
+                    case_id=case.id,
+                )
+            with st.popover("Clore sans avis", icon=":material/block:"):
+                reason = st.text_area(
+                    "Motif de la clôture sans avis (consigné)",
+                    key=f"seance_close_reason_{case.id}",
+                    max_chars=2000,
+                )
+                if st.button("Confirmer la clôture sans avis", key=f"seance_close_case_{case.id}"):
+                    act(
+                        meeting_live.close_case_without_opinion,
+                        f"Cas n° {case.id} clos sans avis ; le médecin demandeur est prévenu "
+                        "par e-mail.",
+                        case_id=case.id,
+                        reason=reason,
+                    )
+
+
+def close_controls(view: meetings.MeetingView, summaries: list, state: LiveState) -> None:
     if state.phase == Phase.live:
         with st.expander("Clore la séance", icon=":material/stop_circle:"):
+            pending_cases(view, summaries)
             confirm = st.checkbox(
-                "Tous les cas ont été discutés : je clos la séance (salle, messagerie)",
+                "Je clos la séance : la salle de visio-conférence et la messagerie ferment",
                 key="seance_close_confirm",
             )
             if st.button("Clore la séance", key="seance_close", disabled=not confirm):
                 act(meeting_live.close_meeting, "Séance close.", meeting_id=view.meeting.id)
-    elif state.status == MeetingStatus.closed and state.phase == Phase.closed:
+    elif state.phase == Phase.closed and any(
+        s.case.status in meeting_live.PENDING for s in summaries
+    ):
+        st.subheader("Cas sans avis validé")
+        pending_cases(view, summaries)
+    if state.status == MeetingStatus.closed and state.phase == Phase.closed:
         meeting = view.meeting
         if meeting_live.utcnow() < meeting.ends_at + meeting_live.OVERRUN_GRACE and st.button(
             "Rouvrir la séance", key="seance_reopen", icon=":material/lock_open:"
@@ -495,7 +586,7 @@ def live_section(view: meetings.MeetingView, summaries: list, state: LiveState) 
                 case_viewer(view, summaries, state)
         if state.is_coordinator:
             with failsafe.section("La clôture de la séance"):
-                close_controls(view, state)
+                close_controls(view, summaries, state)
     with right:
         live_panel(view.meeting.id, state.page_signature, state.phase == Phase.live)
 

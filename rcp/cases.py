@@ -34,8 +34,9 @@ STATUS_LABELS = {
     CaseStatus.withdrawn: "retiré",
     CaseStatus.discussed: "discuté",
     CaseStatus.validated: "avis validé",
+    CaseStatus.closed: "clos sans avis",
 }
-LISTED = (CaseStatus.submitted, CaseStatus.discussed, CaseStatus.validated)
+LISTED = (CaseStatus.submitted, CaseStatus.discussed, CaseStatus.validated, CaseStatus.closed)
 CASE_NOT_FOUND = "Cas introuvable, ou vous n'avez pas accès à ce cas."
 INFORMED_REQUIRED = (
     "La loi impose que le patient soit informé avant que son dossier soit discuté en RCP : "
@@ -187,6 +188,8 @@ def editable_case(session: Session, actor: User, case_id: int) -> tuple[Case, Me
         raise Conflict("Ce cas a été discuté en RCP : il ne peut plus être modifié.")
     if case.status == CaseStatus.withdrawn:
         raise Conflict("Ce cas a été retiré.")
+    if case.status == CaseStatus.closed:
+        raise Conflict("Ce cas a été clos sans avis : il ne peut plus être modifié.")
     if case.submitter_id != actor.id and not is_coordinator(session, actor, meeting.rcp_id):
         raise PermissionDenied("Seul le médecin qui a soumis ce cas peut le modifier.")
     _allowed, late = _may_submit_to(session, actor, meeting)
@@ -400,3 +403,10 @@ def count_my_cases(session: Session, *, actor: User) -> int:
 
 def meeting_of(session: Session, case: Case) -> Meeting:
     return _meeting(session, case.meeting_id)
+
+
+def postponed_from(session: Session, case: Case) -> Meeting | None:
+    """The meeting a (visible) case was postponed from, if it was."""
+    if case.postponed_from_meeting_id is None:
+        return None
+    return session.get(Meeting, case.postponed_from_meeting_id)

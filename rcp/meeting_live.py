@@ -19,8 +19,9 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, func, select
 
-from rcp import audit
+from rcp import audit, notify
 from rcp.config import get_settings
+from rcp.dates import format_datetime
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from rcp.models import (
     Attendance,
@@ -35,6 +36,7 @@ from rcp.models import (
     utcnow,
 )
 from rcp.permissions import is_coordinator, require_active
+from rcp.validation import clean_text
 
 OVERRUN_GRACE = timedelta(hours=2)
 PRESENCE_TIMEOUT = timedelta(seconds=60)
@@ -162,8 +164,9 @@ def set_current_case(
     """The coordinator shows a case to everyone ("cas en cours"), or none.
 
     The case must belong to the meeting and have been submitted (a discussed or validated case
-    may be shown again). The case that was current before becomes "discussed", unless its
-    opinion is already validated. The first current case marks the meeting ``open``.
+    may be shown again). Showing a case does not make it "discussed": a coordinator says so
+    (``mark_discussed``) or validates its opinion. The first current case marks the meeting
+    ``open``.
     """
     meeting = _require_coordinator_access(session, actor, meeting_id).meeting
     require_live(meeting)
@@ -177,7 +180,6 @@ def set_current_case(
     previous_id = meeting.current_case_id
     if previous_id == case_id:
         return meeting
-    _mark_discussed(session, previous_id)
     meeting.current_case_id = case_id
     if meeting.status == MeetingStatus.scheduled:
         meeting.status = MeetingStatus.open
@@ -195,14 +197,196 @@ def set_current_case(
     return meeting
 
 
-def _mark_discussed(session: Session, case_id: int | None) -> None:
-    if case_id is None:
-        return
+# --- what becomes of each case: discussed, postponed, closed without opinion ------------------
+
+# Cases of a meeting still waiting for an outcome (no validated opinion, not closed).
+PENDING = (CaseStatus.submitted, CaseStatus.discussed)
+
+
+def _coordinated_case(session: Session, actor: User, case_id: int) -> tuple[Case, Meeting]:
+    """The case and its meeting, for a coordinator of the case's RCP (NotFound otherwise)."""
+    require_active(actor)
     case = session.get(Case, case_id)
-    if case is not None and case.status == CaseStatus.submitted:
-        case.status = CaseStatus.discussed
-        case.updated_at = utcnow()
-        session.add(case)
+    meeting = session.get(Meeting, case.meeting_id) if case is not None else None
+    if (
+        case is None
+        or meeting is None
+        or case.status not in (*PENDING, CaseStatus.validated, CaseStatus.closed)
+    ):
+        raise NotFound("Cas introuvable, ou vous n'avez pas accès à ce cas.")
+    if not is_coordinator(session, actor, meeting.rcp_id):
+        raise PermissionDenied(
+            "Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP."
+        )
+    return case, meeting
+
+
+def _require_pending(case: Case) -> None:
+    if case.status == CaseStatus.validated:
+        raise Conflict("L'avis de ce cas est validé : il n'est plus en attente.")
+    if case.status == CaseStatus.closed:
+        raise Conflict("Ce cas a déjà été clos sans avis.")
+
+
+def mark_discussed(session: Session, *, actor: User, case_id: int) -> Case:
+    """A coordinator says the case was discussed ("Marquer comme discuté")."""
+    case, meeting = _coordinated_case(session, actor, case_id)
+    _require_pending(case)
+    if case.status == CaseStatus.discussed:
+        return case
+    if phase(meeting) in (Phase.before, Phase.cancelled):
+        raise Conflict("Un cas ne peut être marqué discuté qu'une fois sa séance ouverte.")
+    case.status = CaseStatus.discussed
+    case.updated_at = utcnow()
+    session.add(case)
+    audit.record(
+        session,
+        "case.discussed",
+        actor_id=actor.id,
+        target_type="case",
+        target_id=case.id,
+        meeting_id=meeting.id,
+    )
+    session.commit()
+    return case
+
+
+def next_meeting(session: Session, meeting: Meeting) -> Meeting | None:
+    """The next meeting of the same RCP still to come (not cancelled, not closed)."""
+    return session.exec(
+        select(Meeting)
+        .where(
+            Meeting.rcp_id == meeting.rcp_id,
+            Meeting.id != meeting.id,
+            Meeting.starts_at > max(meeting.starts_at, utcnow()),
+            col(Meeting.status).in_([MeetingStatus.scheduled, MeetingStatus.open]),
+        )
+        .order_by(col(Meeting.starts_at))
+    ).first()
+
+
+def _case_link(case_id: int) -> str:
+    return f"{get_settings().base_url.rstrip('/')}/cas?id={case_id}"
+
+
+def _tell_submitter(session: Session, case: Case, subject: str, news: str) -> None:
+    """An email to the case's submitter: the case number and a link, never patient data."""
+    submitter = session.get(User, case.submitter_id)
+    if submitter is None or submitter.status != "active":
+        return
+    notify.send_email(
+        session,
+        to=submitter.email,
+        subject=f"{subject} : cas n° {case.id}",
+        body=(
+            f"Bonjour {submitter.display_name},\n\n{news}\n\n"
+            "Pour consulter le cas (connexion avec mot de passe et code SMS) : "
+            f"{_case_link(case.id)}\n\n"  # type: ignore[arg-type]
+            "Par confidentialité, ce message ne contient aucune donnée du patient.\n"
+        ),
+    )
+
+
+def postpone_case(session: Session, *, actor: User, case_id: int) -> Case:
+    """ "Reporter à la séance suivante": the case moves to the RCP's next meeting.
+
+    It is "à discuter" there, at the end of the list; ``postponed_from_meeting_id`` keeps
+    where it came from; a draft opinion follows it; the submitter is told by email (case
+    number and link only).
+
+    Raises
+    ------
+    Conflict
+        The opinion is validated, the case is closed, or the RCP has no meeting to come.
+    """
+    case, meeting = _coordinated_case(session, actor, case_id)
+    _require_pending(case)
+    target = next_meeting(session, meeting)
+    if target is None:
+        raise Conflict(
+            "Aucune séance suivante n'est programmée pour cette RCP : programmez-la d'abord "
+            "depuis la page de la RCP, puis reportez le cas."
+        )
+    now = utcnow()
+    if meeting.current_case_id == case.id:
+        meeting.current_case_id = None
+        session.add(meeting)
+    positions = session.exec(select(Case.position).where(Case.meeting_id == target.id)).all()
+    case.meeting_id = target.id  # type: ignore[assignment]
+    case.position = max(positions, default=0) + 1
+    case.status = CaseStatus.submitted
+    case.postponed_from_meeting_id = meeting.id
+    case.postponed_at = now
+    case.updated_at = now
+    session.add(case)
+    audit.record(
+        session,
+        "case.postponed",
+        actor_id=actor.id,
+        target_type="case",
+        target_id=case.id,
+        from_meeting_id=meeting.id,
+        to_meeting_id=target.id,
+    )
+    _tell_submitter(
+        session,
+        case,
+        "Cas reporté à la séance suivante",
+        f"Le cas n° {case.id} que vous avez soumis n'a pas reçu d'avis lors de la séance du "
+        f"{format_datetime(meeting.starts_at)[:10]} : il est reporté à la séance du "
+        f"{format_datetime(target.starts_at)} (heure de Paris) de la même RCP. Vous pouvez "
+        "le compléter d'ici là.",
+    )
+    session.commit()
+    return case
+
+
+def close_case_without_opinion(session: Session, *, actor: User, case_id: int, reason: str) -> Case:
+    """ "Clore sans avis": the case leaves the agenda with a recorded reason (required).
+
+    Raises
+    ------
+    InvalidInput
+        No reason given.
+    Conflict
+        The opinion is validated, or the case is already closed.
+    """
+    case, meeting = _coordinated_case(session, actor, case_id)
+    _require_pending(case)
+    text = clean_text(
+        reason, label="Motif de clôture sans avis", field="reason", max_length=2000, multiline=True
+    )
+    if not text:
+        raise InvalidInput(
+            "Indiquez pourquoi le cas est clos sans avis (ce motif est consigné).", field="reason"
+        )
+    now = utcnow()
+    if meeting.current_case_id == case.id:
+        meeting.current_case_id = None
+        session.add(meeting)
+    case.status = CaseStatus.closed
+    case.closed_reason = text
+    case.closed_at = now
+    case.updated_at = now
+    session.add(case)
+    audit.record(
+        session,
+        "case.closed_without_opinion",
+        actor_id=actor.id,
+        target_type="case",
+        target_id=case.id,
+        meeting_id=meeting.id,
+    )
+    _tell_submitter(
+        session,
+        case,
+        "Cas clos sans avis",
+        f"Le cas n° {case.id} que vous avez soumis a été clos sans avis par la RCP lors de la "
+        f"séance du {format_datetime(meeting.starts_at)[:10]}. Le motif est consigné sur la "
+        "page du cas.",
+    )
+    session.commit()
+    return case
 
 
 # --- hands ---------------------------------------------------------------------------------------
@@ -289,14 +473,14 @@ def clear_hand(session: Session, *, actor: User, meeting_id: int, user_id: int) 
 def close_meeting(session: Session, *, actor: User, meeting_id: int) -> Meeting:
     """The coordinator ends the meeting: the room, the chat and the hands close.
 
-    The current case, if still "submitted", becomes "discussed"; raised hands are lowered;
+    No case changes status (cases without a validated opinion stay "à discuter" or "discuté"
+    until a coordinator postpones or closes them); raised hands are lowered;
     stays in the room still open end now (or at their last sign of life, if older than
     ``PRESENCE_TIMEOUT``), so the attendee list is final without waiting for the tabs to go.
     """
     meeting = _require_coordinator_access(session, actor, meeting_id).meeting
     require_live(meeting)
     now = utcnow()
-    _mark_discussed(session, meeting.current_case_id)
     meeting.current_case_id = None
     meeting.presenter_id = None
     meeting.status = MeetingStatus.closed

@@ -109,6 +109,7 @@ class CaseStatus(StrEnum):
     withdrawn = "withdrawn"
     discussed = "discussed"
     validated = "validated"
+    closed = "closed"  # closed without an opinion, with a reason (Case.closed_reason)
 
 
 class AttachmentKind(StrEnum):
@@ -335,6 +336,13 @@ class Case(SQLModel, table=True):
     updated_at: datetime = _created()
     submitted_at: datetime | None = _dt()
     withdrawn_at: datetime | None = _dt()
+    # "Reporter à la séance suivante": the meeting the case was moved from (the last move).
+    # No FK, like meeting.current_case_id: SQLite would rebuild "case" to add one.
+    postponed_from_meeting_id: int | None = None
+    postponed_at: datetime | None = _dt()
+    # "Clore sans avis": why, and when.
+    closed_reason: str | None = Field(default=None, max_length=2000)
+    closed_at: datetime | None = _dt()
 
 
 class Attachment(SQLModel, table=True):

@@ -158,6 +158,8 @@ def _require_coordinator(session: Session, actor: User | None, case_id: int) -> 
 def _check_case_open_for_opinion(ctx: CaseContext) -> None:
     if ctx.case.status in (CaseStatus.draft, CaseStatus.withdrawn):
         raise Conflict("Ce cas n'est pas soumis à la RCP : aucun avis ne peut être rédigé.")
+    if ctx.case.status == CaseStatus.closed:
+        raise Conflict("Ce cas a été clos sans avis : aucun avis ne peut être rédigé.")
     if ctx.meeting.status == MeetingStatus.cancelled:
         raise Conflict("La séance de ce cas est annulée : aucun avis ne peut être rédigé.")
 

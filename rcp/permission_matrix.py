@@ -266,6 +266,10 @@ MATRIX: tuple[Rule, ...] = (
     Rule("meeting_live.clear_hand", COORDINATOR),
     Rule("meeting_live.close_meeting", COORDINATOR),
     Rule("meeting_live.reopen_meeting", COORDINATOR),
+    # what becomes of each case: discussed, postponed to the next meeting, closed without opinion
+    Rule("meeting_live.mark_discussed", COORDINATOR, patient_data=True),
+    Rule("meeting_live.postpone_case", COORDINATOR, patient_data=True),
+    Rule("meeting_live.close_case_without_opinion", COORDINATOR, patient_data=True),
     # --- video room attendance -----------------------------------------------------------------
     Rule("attendance.check_can_join", IN_ROOM),
     Rule("attendance.room_info", IN_ROOM),

@@ -64,6 +64,7 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
             )
             files = attachments.list_attachments(session, actor=user, case_id=case_id)
             series = attachments.dicom_series(session, actor=user, case_id=case_id)
+            origin = cases.postponed_from(session, case)
     except RcpError as error:
         show_error(error)
         return None
@@ -74,6 +75,18 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
         f"statut : **{cases.STATUS_LABELS[CaseStatus(case.status)]}**"
         + (" · *cas ajouté après la date limite*" if case.is_late else "")
     )
+    if origin is not None:
+        st.info(
+            f"Cas reporté de la séance du {format_datetime(origin.starts_at)[:10]} "
+            f"(reporté le {format_datetime(case.postponed_at)[:10]}).",
+            icon=":material/event_repeat:",
+        )
+    if case.status == CaseStatus.closed:
+        st.warning(
+            f"Cas clos sans avis le {format_datetime(case.closed_at)[:10]}. Motif : "
+            f"{escape_markdown(case.closed_reason or '')}",
+            icon=":material/block:",
+        )
     for warning in attachments.patient_warnings(case, files):
         st.error(
             "**Attention, images d'un autre patient ?** L'en-tête DICOM ne correspond pas au "

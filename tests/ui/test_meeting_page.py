@@ -246,3 +246,49 @@ def test_a_closed_meeting_leaves_the_home_page_and_offers_no_invitation_nor_canc
         assert "RCP GEM et SNI" not in texts(home) + str(
             [el.proto.label for el in home.get("page_link")]
         )
+
+
+def test_closing_lists_cases_without_opinion_to_postpone_or_close_and_marks_none_discussed(
+    db: Session, running: Running
+) -> None:
+    from rcp.models import CaseStatus
+
+    following = make_meeting(db, meeting_rcp(db, running), running.coordinator, days_ahead=20)
+    at = page(running.coordinator_token, running.meeting.id)
+    at = at.selectbox(key="seance_current_case_None").set_value(running.case.id).run()
+    at = at.selectbox(key=f"seance_current_case_{running.case.id}").set_value(running.second.id)
+    at = at.run()
+    assert not at.exception
+    assert "discuté" not in texts(at).replace("sans avis", "")  # showing is not discussing
+    shown = texts(at)
+    assert "2 cas sans avis validé." in shown
+    assert "Séance suivante de la RCP :" in shown
+    at = at.button(key=f"seance_postpone_{running.case.id}").click().run()
+    assert not at.exception
+    assert f"Cas n° {running.case.id} reporté à la séance suivante" in texts(at)
+    at.text_area(key=f"seance_close_reason_{running.second.id}").input("Bilan incomplet.")
+    at = at.button(key=f"seance_close_case_{running.second.id}").click().run()
+    assert not at.exception
+    assert f"Cas n° {running.second.id} clos sans avis" in texts(at)
+    assert "clos sans avis" in texts(at)
+    db.expire_all()
+    moved, closed = db.get(Case, running.case.id), db.get(Case, running.second.id)
+    assert (moved.meeting_id, moved.status) == (following.id, CaseStatus.submitted)
+    assert moved.postponed_from_meeting_id == running.meeting.id
+    assert (closed.status, closed.closed_reason) == (CaseStatus.closed, "Bilan incomplet.")
+    at.checkbox(key="seance_close_confirm").check().run()
+    at = at.button(key="seance_close").click().run()
+    assert not at.exception and "La séance est close" in texts(at)
+    # The postponed case's page says where it comes from.
+    from tests.ui.test_directory_pages import page as open_page
+
+    case_page = open_page("cas", running.coordinator_token, id=str(running.case.id))
+    assert "Cas reporté de la séance du" in texts(case_page)
+    closed_page = open_page("cas", running.coordinator_token, id=str(running.second.id))
+    assert "Cas clos sans avis le" in texts(closed_page) and "Bilan incomplet" in texts(closed_page)
+
+
+def meeting_rcp(db: Session, running: Running):
+    from rcp.models import Rcp
+
+    return db.get(Rcp, running.meeting.rcp_id)

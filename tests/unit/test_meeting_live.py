@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session, select
 
-from rcp import meeting_live, meetings
+from rcp import cases, meeting_live, meetings, opinions
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from rcp.meeting_live import Phase
 from rcp.models import (
@@ -19,6 +19,7 @@ from rcp.models import (
     ChatMessage,
     Meeting,
     MeetingStatus,
+    OutboxMessage,
     User,
     utcnow,
 )
@@ -172,15 +173,97 @@ def test_coordinator_sets_the_current_case_and_the_meeting_opens(
     assert event.details["case_id"] == world.case_a.id
 
 
-def test_previous_current_case_becomes_discussed(session: Session, world: World) -> None:
+def test_switching_the_current_case_does_not_mark_the_previous_one_discussed(
+    session: Session, world: World
+) -> None:
+    """A case is "discuté" only when someone says so, not because it was on screen."""
     for case_id in (world.case_a.id, world.case_b.id):
         meeting_live.set_current_case(
             session, actor=world.coordinator, meeting_id=world.meeting.id, case_id=case_id
         )
     session.refresh(world.case_a)
     session.refresh(world.case_b)
-    assert world.case_a.status == CaseStatus.discussed
+    assert world.case_a.status == CaseStatus.submitted
     assert world.case_b.status == CaseStatus.submitted
+
+
+def test_a_coordinator_marks_a_case_discussed(session: Session, world: World) -> None:
+    case = meeting_live.mark_discussed(session, actor=world.coordinator, case_id=world.case_a.id)
+    assert case.status == CaseStatus.discussed
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.discussed")).one()
+    assert event.target_id == world.case_a.id
+    with pytest.raises(PermissionDenied):
+        meeting_live.mark_discussed(session, actor=world.participant, case_id=world.case_b.id)
+    with pytest.raises(Conflict, match="séance ouverte"):
+        meeting_live.mark_discussed(session, actor=world.coordinator, case_id=world.foreign_case.id)
+
+
+def _mails_to(session: Session, user: User) -> list[OutboxMessage]:
+    return list(session.exec(select(OutboxMessage).where(OutboxMessage.to == user.email)).all())
+
+
+def test_a_case_postponed_moves_to_the_next_meeting_and_its_submitter_is_told(
+    session: Session, world: World
+) -> None:
+    meeting_live.set_current_case(
+        session, actor=world.coordinator, meeting_id=world.meeting.id, case_id=world.case_a.id
+    )
+    before = len(_mails_to(session, world.coordinator))
+    case = meeting_live.postpone_case(session, actor=world.coordinator, case_id=world.case_a.id)
+    assert (case.meeting_id, case.status) == (world.other_meeting.id, CaseStatus.submitted)
+    assert case.postponed_from_meeting_id == world.meeting.id and case.postponed_at is not None
+    assert case.position == 2  # after the case already on the next meeting's list
+    session.refresh(world.meeting)
+    assert world.meeting.current_case_id is None
+    assert cases.postponed_from(session, case).id == world.meeting.id
+    (mail,) = _mails_to(session, world.coordinator)[before:]  # the coordinator submitted it
+    assert f"cas n° {case.id}" in mail.subject and f"/cas?id={case.id}" in mail.body
+    assert "PREMIER" not in mail.body.upper()
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.postponed")).one()
+    assert event.details == {
+        "from_meeting_id": world.meeting.id,
+        "to_meeting_id": world.other_meeting.id,
+    }
+    # It is now on the next meeting's agenda and no longer on this one's.
+    listed = cases.list_meeting_cases(
+        session, actor=world.coordinator, meeting_id=world.other_meeting.id
+    )
+    assert case.id in [s.case.id for s in listed]
+
+
+def test_postponing_needs_a_next_meeting(session: Session, world: World) -> None:
+    meetings.cancel_meeting(session, actor=world.coordinator, meeting_id=world.other_meeting.id)
+    with pytest.raises(Conflict, match="Aucune séance suivante"):
+        meeting_live.postpone_case(session, actor=world.coordinator, case_id=world.case_a.id)
+
+
+def test_a_case_closed_without_opinion_keeps_its_reason_and_leaves_the_agenda(
+    session: Session, world: World
+) -> None:
+    with pytest.raises(InvalidInput, match="pourquoi"):
+        meeting_live.close_case_without_opinion(
+            session, actor=world.coordinator, case_id=world.case_b.id, reason="  "
+        )
+    case = meeting_live.close_case_without_opinion(
+        session,
+        actor=world.coordinator,
+        case_id=world.case_b.id,
+        reason="Examens complémentaires à réaliser avant avis.",
+    )
+    assert case.status == CaseStatus.closed and case.closed_at is not None
+    assert case.closed_reason == "Examens complémentaires à réaliser avant avis."
+    mail = _mails_to(session, world.coordinator)[-1]
+    assert "clos sans avis" in mail.body and "Examens" not in mail.body
+    with pytest.raises(Conflict, match="clos sans avis"):
+        meeting_live.postpone_case(session, actor=world.coordinator, case_id=world.case_b.id)
+    with pytest.raises(Conflict, match="clos sans avis"):
+        opinions.save_draft(
+            session, actor=world.coordinator, case_id=world.case_b.id, proposal="Avis."
+        )
+    with pytest.raises(PermissionDenied):
+        meeting_live.close_case_without_opinion(
+            session, actor=world.participant, case_id=world.case_a.id, reason="Non."
+        )
 
 
 def test_validated_previous_case_stays_validated(session: Session, world: World) -> None:
@@ -312,7 +395,7 @@ def test_hand_cannot_be_raised_before_the_room_opens(session: Session, world: Wo
 # --- closing -------------------------------------------------------------------------------
 
 
-def test_closing_ends_the_room_marks_the_case_discussed_and_lowers_hands(
+def test_closing_ends_the_room_leaves_cases_as_they_are_and_lowers_hands(
     session: Session, world: World
 ) -> None:
     meeting_live.set_current_case(
@@ -326,7 +409,7 @@ def test_closing_ends_the_room_marks_the_case_discussed_and_lowers_hands(
     assert meeting.current_case_id is None
     assert meeting_live.phase(meeting) == Phase.closed
     session.refresh(world.case_a)
-    assert world.case_a.status == CaseStatus.discussed
+    assert world.case_a.status == CaseStatus.submitted  # no opinion: not "discuté"
     state = meeting_live.live_state(session, actor=world.participant, meeting_id=meeting.id)
     assert state.hands == () and state.phase == Phase.closed
     with pytest.raises(Conflict, match="terminée"):

@@ -17,7 +17,7 @@ from datetime import date, time, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from rcp import audit, cases, meetings, opinions
+from rcp import audit, cases, meeting_live, meetings, opinions
 from rcp.dates import format_date, format_date_long
 from rcp.models import AuditEvent, Meeting, OutboxMessage, User
 from tests.factories import make_admin, make_user, mobile
@@ -94,6 +94,11 @@ def test_a_full_meeting_writes_no_patient_data_in_logs_outbox_or_audit(
     opinions.get_sheet(session, actor=submitter, case_id=platform.case_ids[0])
     opinions.correct(session, actor=coordinator, case_id=platform.case_ids[0], proposal="Suite.")
     opinions.validate(session, actor=coordinator, case_id=platform.case_ids[0])
+    # The other case: postponed to the next meeting, then closed there without opinion.
+    meeting_live.postpone_case(session, actor=coordinator, case_id=platform.case_ids[1])
+    meeting_live.close_case_without_opinion(
+        session, actor=coordinator, case_id=platform.case_ids[1], reason="Bilan à compléter."
+    )
 
     outbox = session.exec(select(OutboxMessage)).all()
     assert len(outbox) >= 5  # the scan below has material: invitations, requests, opinions

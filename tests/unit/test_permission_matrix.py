@@ -516,6 +516,17 @@ CALLS: dict[str, Call] = {
         s, actor=a, meeting_id=w.live_id
     ),
     "meeting_live.reopen_meeting": lambda s, a, w: _reopen(s, a, w),
+    "meeting_live.mark_discussed": lambda s, a, w: meeting_live.mark_discussed(
+        s, actor=a, case_id=w.case_id
+    ),
+    "meeting_live.postpone_case": lambda s, a, w: meeting_live.postpone_case(
+        s, actor=a, case_id=w.case_id
+    ),
+    "meeting_live.close_case_without_opinion": lambda s, a, w: (
+        meeting_live.close_case_without_opinion(
+            s, actor=a, case_id=w.case_id, reason="Dossier incomplet, patient perdu de vue."
+        )
+    ),
     "attendance.room_info": lambda s, a, w: attendance.room_info(s, actor=a, meeting_id=w.live_id),
     "attendance.record_join": lambda s, a, w: attendance.record_join(
         s, actor=a, meeting_id=w.live_id
