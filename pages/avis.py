@@ -4,13 +4,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from rcp import auth, opinions
+from rcp import opinions
 from rcp.dates import format_date, format_datetime
-from rcp.db import session_scope
-from rcp.errors import PermissionDenied, RcpError
+from rcp.errors import RcpError
 from rcp.models import CaseStatus, Opinion
-from rcp.ui import navigation
-from rcp.ui.context import db, engine, flash, require_user, session_token, show_error, show_flash
+from rcp.ui import navigation, protected
+from rcp.ui.context import db, flash, require_user, show_error, show_flash
 from rcp.ui.links import query_int
 from rcp.ui.text import escape_markdown
 
@@ -44,28 +43,6 @@ def act(call: Callable[..., object], success: str, **kwargs: object) -> bool:
     flash(success)
     st.rerun()
     return True  # pragma: no cover - st.rerun() does not return
-
-
-def sheet_loader(version: int | None, *, preview: bool = False) -> Callable[[], bytes]:
-    """Bytes made when the button is clicked (so each download is checked and audited).
-
-    Streamlit runs the callable on another thread: it signs the user in again from the
-    session token instead of trusting the page run that drew the button.
-    """
-    token = session_token()
-    bound_engine = engine()
-    target = case.id
-
-    def load() -> bytes:
-        with session_scope(bound_engine) as session:
-            actor = auth.authenticate(session, token=token or "", touch=False)
-            if actor is None:
-                raise PermissionDenied("Votre session a expiré : reconnectez-vous.")
-            if preview:
-                return opinions.preview_sheet(session, actor=actor, case_id=target)[1]
-            return opinions.get_sheet(session, actor=actor, case_id=target, version=version)[1]
-
-    return load
 
 
 # --- heading ---------------------------------------------------------------------------------
@@ -132,15 +109,12 @@ if validated is not None:
             st.caption(f"Motif consigné : {opinion.quorum_reason}")
     st.markdown("Empreinte SHA-256 de la fiche (pour vérifier une copie imprimée) :")
     st.code(opinion.sheet_sha256 or "", language=None)
-    st.download_button(
+    # The sheet leaves through an authenticated, audited route (never /media).
+    st.link_button(
         "Télécharger la fiche",
-        data=sheet_loader(None),
-        file_name=opinions.sheet_filename(case.id, opinion.version),  # type: ignore[arg-type]
-        mime="application/pdf",
+        protected.sheet_url(case.id),  # type: ignore[arg-type]
         type="primary",
         icon=":material/download:",
-        key="avis_download",
-        on_click="ignore",
     )
     older = [row for row in view.versions if row.validated and row is not validated]
     if older or view.draft is not None:
@@ -149,14 +123,10 @@ if validated is not None:
             cols = st.columns([5, 2], vertical_alignment="center")
             cols[0].markdown(row.label)
             if row.validated and row is not validated:
-                cols[1].download_button(
+                cols[1].link_button(
                     f"Version {row.opinion.version}",
-                    data=sheet_loader(row.opinion.version),
-                    file_name=opinions.sheet_filename(case.id, row.opinion.version),  # type: ignore[arg-type]
-                    mime="application/pdf",
+                    protected.sheet_url(case.id, row.opinion.version),  # type: ignore[arg-type]
                     icon=":material/download:",
-                    key=f"avis_download_v{row.opinion.version}",
-                    on_click="ignore",
                 )
 elif not view.is_coordinator:
     st.info(
@@ -301,14 +271,10 @@ if validate:
         st.rerun()
 
 if draft is not None:
-    st.download_button(
+    st.link_button(
         "Aperçu de la fiche (projet non validé)",
-        data=sheet_loader(None, preview=True),
-        file_name=f"projet-fiche-rcp-cas-{case.id}.pdf",
-        mime="application/pdf",
+        protected.sheet_preview_url(case.id),  # type: ignore[arg-type]
         icon=":material/preview:",
-        key="avis_preview",
-        on_click="ignore",
     )
 
 # --- key image -------------------------------------------------------------------------------
@@ -357,19 +323,12 @@ if len(chosen.slices) > 1:
         - 1
     )
 picked = chosen.slices[position]
-try:
-    with db() as session:
-        preview = opinions.key_image_preview(
-            session,
-            actor=user,
-            case_id=case.id,
-            attachment_id=picked.attachment_id,
-            frame_index=picked.frame_index,
-        )
-except RcpError as error:
-    show_error(error)
-else:
-    st.image(preview, width=320, caption="Aperçu tel qu'imprimé sur la fiche")
+protected.image(
+    protected.key_image_url(case.id, picked.attachment_id, picked.frame_index),  # type: ignore[arg-type]
+    alt="Aperçu de l'image clé",
+    caption="Aperçu tel qu'imprimé sur la fiche",
+    max_width=320,
+)
 with st.container(horizontal=True):
     if st.button("Choisir cette image", key="avis_key_choose", icon=":material/image:"):
         act(

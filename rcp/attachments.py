@@ -17,6 +17,7 @@ from rcp.files import FileStore, Refusal, expand_upload, format_megabytes
 from rcp.models import Attachment, AttachmentKind, Case, User
 
 MB = 1024 * 1024
+FILE_NOT_FOUND = "Fichier introuvable, ou vous n'avez pas accès à ce fichier."
 
 
 def store() -> FileStore:
@@ -141,8 +142,12 @@ def list_attachments(session: Session, *, actor: User, case_id: int) -> list[Att
 def _attachment(session: Session, actor: User, attachment_id: int) -> tuple[Attachment, Case]:
     row = session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound("Fichier introuvable.")
-    case = visible_case(session, actor, row.case_id)
+        raise NotFound(FILE_NOT_FOUND)
+    try:
+        case = visible_case(session, actor, row.case_id)
+    except NotFound:
+        # The same answer for "does not exist" and "not yours": ids reveal nothing.
+        raise NotFound(FILE_NOT_FOUND) from None
     return row, case
 
 
@@ -190,6 +195,68 @@ def remove(session: Session, *, actor: User, attachment_id: int) -> None:
     session.commit()
 
 
+# --- viewing: images and DICOM frames through the authenticated routes ----------------------
+
+VIEW_ACTION = "file.viewed"
+
+
+def _audit_view_once(
+    session: Session, actor: User, row: Attachment, case: Case, viewer: str
+) -> None:
+    """A viewer moving the slider asks for many frames of one file: logged once a day."""
+    audit.record_once_a_day(
+        session,
+        VIEW_ACTION,
+        actor_id=actor.id,  # type: ignore[arg-type]
+        target_type="attachment",
+        target_id=row.id,  # type: ignore[arg-type]
+        viewer=viewer,
+        case_id=case.id,
+    )
+
+
+def view_image(
+    session: Session, *, actor: User, attachment_id: int, viewer: str
+) -> tuple[Attachment, Path]:
+    """A PNG/JPEG attachment shown in a page (audited once per viewer and day)."""
+    row, case = _attachment(session, actor, attachment_id)
+    if row.kind != AttachmentKind.image:
+        raise NotFound(FILE_NOT_FOUND)
+    path = store().path(row.sha256)
+    if not path.is_file():
+        raise NotFound(FILE_NOT_FOUND)
+    _audit_view_once(session, actor, row, case, viewer)
+    return row, path
+
+
+def render_frame(
+    session: Session,
+    *,
+    actor: User,
+    attachment_id: int,
+    frame_index: int,
+    viewer: str,
+    center: float | None = None,
+    width: float | None = None,
+) -> bytes:
+    """PNG of one frame of a DICOM attachment, windowed (audited once per viewer and day)."""
+    row, case = _attachment(session, actor, attachment_id)
+    if row.kind != AttachmentKind.dicom:
+        raise NotFound(FILE_NOT_FOUND)
+    _audit_view_once(session, actor, row, case, viewer)
+    session.commit()  # end the read transaction before decoding
+    configure_viewer_cache()
+    try:
+        return dicom.render_frame(row.sha256, frame_index, store().path, center=center, width=width)
+    except IndexError as error:
+        raise NotFound(FILE_NOT_FOUND) from error
+
+
+def configure_viewer_cache() -> None:
+    """Apply the setting RCP_VIEWER_CACHE_MB to rcp.dicom's frame cache."""
+    dicom.configure(frame_cache_bytes=get_settings().viewer_cache_mb * MB)
+
+
 @dataclass(frozen=True)
 class SeriesView:
     """A DICOM series of a case, ready for the viewer."""
@@ -199,6 +266,10 @@ class SeriesView:
     keys: tuple[str, ...]  # sha256 of the files, in slice order
     frame_count: int
     first_summary: dict[str, Any]
+    attachment_ids: tuple[int, ...] = ()  # the attachment of each key
+
+    def attachment_of(self, key: str) -> int:
+        return self.attachment_ids[self.keys.index(key)]
 
 
 def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesView]:
@@ -209,6 +280,7 @@ def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesV
         if a.kind == AttachmentKind.dicom and a.dicom_summary
     ]
     summaries = {a.sha256: a.dicom_summary for a in rows}
+    ids = {a.sha256: a.id for a in rows}
     series = dicom.group_series((a.sha256, a.dicom_summary) for a in rows)
     views = []
     for s in series:
@@ -223,13 +295,15 @@ def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesV
                 keys=tuple(s.keys),
                 frame_count=s.frame_count,
                 first_summary=dict(first),
+                attachment_ids=tuple(ids[key] for key in s.keys),  # type: ignore[misc]
             )
         )
     return views
 
 
 def load_series(series: SeriesView) -> dicom.Volume:
-    """Decoded once, then served from rcp.dicom's cache (a slider step only re-windows)."""
+    """The series' headers and window (frames are decoded one by one when shown)."""
+    configure_viewer_cache()
     return dicom.load_volume(series.keys, store().path)
 
 

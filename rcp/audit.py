@@ -10,20 +10,24 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, or_, select
 
-from rcp.dates import PARIS, format_datetime
+from rcp.dates import PARIS, format_datetime, today_paris
 from rcp.errors import InvalidInput, NotFound
 from rcp.models import Attachment, AuditEvent, Case, CaseStatus, Meeting, Opinion, User, utcnow
 from rcp.permissions import require_admin, require_coordinator
 
 MIN_RETENTION_MONTHS = 6
 EXPORT_MAX_ROWS = 100_000
-CASE_READ_ACTIONS = ("case.viewed", "file.downloaded", "opinion.sheet_downloaded")
+# Reads of a patient's file: what a coordinator's "Accès aux cas" counts as views, and as
+# downloads (a file or sheet that left the platform).
+CASE_VIEW_ACTIONS = ("case.viewed", "file.viewed", "opinion.viewed")
+CASE_DOWNLOAD_ACTIONS = ("file.downloaded", "opinion.sheet_downloaded")
+CASE_READ_ACTIONS = CASE_VIEW_ACTIONS + CASE_DOWNLOAD_ACTIONS
 
 
 def record(
@@ -47,6 +51,59 @@ def record(
     )
     session.add(event)
     return event
+
+
+_seen_today: set[tuple[str, int, str, int, str, str]] = set()
+
+
+def record_once_a_day(
+    session: Session,
+    action: str,
+    *,
+    actor_id: int,
+    target_type: str,
+    target_id: int,
+    viewer: str,
+    **details: Any,
+) -> None:
+    """Record ``action`` once per actor, target, viewer (login session) and Paris day.
+
+    For reads repeated many times a minute (slices of a DICOM file, an image on a page that
+    redraws): the log says who saw what and when, without one row per request. Commits.
+    """
+    day = today_paris()
+    memo = (action, actor_id, target_type, target_id or 0, viewer, day.isoformat())
+    if memo in _seen_today:
+        return
+    start = datetime.combine(day, time.min, tzinfo=PARIS).astimezone(UTC)
+    earlier = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == action,
+            AuditEvent.actor_id == actor_id,
+            AuditEvent.target_type == target_type,
+            AuditEvent.target_id == target_id,
+            AuditEvent.created_at >= start,
+        )
+    ).all()
+    if not any(event.details.get("viewer") == viewer for event in earlier):
+        record(
+            session,
+            action,
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=target_id,
+            viewer=viewer,
+            **details,
+        )
+    session.commit()
+    if len(_seen_today) > 50_000:
+        _seen_today.clear()
+    _seen_today.add(memo)
+
+
+def forget_recorded_views() -> None:
+    """Forget which once-a-day reads this process recorded (tests start a new database)."""
+    _seen_today.clear()
 
 
 def count_since(session: Session, action: str, since: datetime, **detail_match: str) -> int:
@@ -381,8 +438,8 @@ def _readers_by_case(session: Session, case_ids: list[int]) -> dict[int, list[Ca
             CaseReader(
                 user_id=user_id,
                 name=user.display_name if user else "—",
-                views=sum(1 for e in items if e.action == "case.viewed"),
-                downloads=sum(1 for e in items if e.action != "case.viewed"),
+                views=sum(1 for e in items if e.action in CASE_VIEW_ACTIONS),
+                downloads=sum(1 for e in items if e.action in CASE_DOWNLOAD_ACTIONS),
                 first_at=min(e.created_at for e in items),
                 last_at=max(e.created_at for e in items),
             )

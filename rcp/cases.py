@@ -316,6 +316,24 @@ def get_case(session: Session, *, actor: User, case_id: int, audit_view: bool = 
     return case
 
 
+def labs_plot(session: Session, *, actor: User, case_id: int, viewer: str) -> bytes | None:
+    """PNG of the case's lab trends (None without labs); a read, audited once a day."""
+    case = visible_case(session, actor, case_id)
+    audit.record_once_a_day(
+        session,
+        "case.viewed",
+        actor_id=actor.id,  # type: ignore[arg-type]
+        target_type="case",
+        target_id=case.id,  # type: ignore[arg-type]
+        viewer=viewer,
+        part="labs",
+    )
+    if not case.labs:
+        return None
+    values = [labs.validate_lab_value(r["code"], r["value"], r["taken_on"]) for r in case.labs]
+    return labs.trend_plot_png(values)
+
+
 def may_edit(session: Session, *, actor: User, case: Case) -> bool:
     try:
         editable_case(session, actor, case.id)  # type: ignore[arg-type]

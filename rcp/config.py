@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # uploads in flight): per user, and for the whole process (rcp.uploads).
     upload_user_max_mb: int = 1100
     upload_total_max_mb: int = 3000
+    # Decoded DICOM frames kept in memory for the viewers of the whole process (rcp.dicom).
+    viewer_cache_mb: int = 256
 
     # Video room
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)

@@ -37,11 +37,14 @@ DicomSource = bytes | str | os.PathLike[str]
 CONTACT_ASSISTANT = "Si le problème persiste, contactez l'assistant de votre RCP."
 """Every DICOM-related error message ends with this sentence."""
 
-MAX_FRAME_PIXELS = 8192 * 8192
-"""Largest frame (rows × columns) the viewer accepts; larger ones are refused, not decoded."""
+MAX_FRAME_PIXELS = 4096 * 4096
+"""Largest frame (rows × columns) accepted, checked from the header of every file before any
+decoding: 16.7 million pixels, above digital mammography (4096 × 3328). The viewer holds one
+such frame as at most 64 MiB (float32) while it is shown."""
 
-MAX_DECODED_BYTES = 2 * 1024**3
-"""Largest decoded pixel data of one file; a header announcing more is refused."""
+MAX_DECODED_BYTES = 1024**3
+"""Largest decoded pixel data of one file (all its frames), announced by its header: a file
+announcing more is refused at upload. 2048 CT slices of 512 × 512 fit."""
 
 # Anonymisation placeholders seen in headers: they say nothing about the patient, so they
 # neither match nor contradict the case.
@@ -361,10 +364,19 @@ def check_dicom(data: bytes) -> dict[str, Any]:
         )
     frames = int(summary["frames"] or 1)
     rows, columns = int(ds.Rows), int(ds.Columns)
-    if rows <= 0 or columns <= 0 or rows * columns > MAX_FRAME_PIXELS:
+    if rows <= 0 or columns <= 0:
         raise dicom_error(f"Les dimensions de l'image DICOM ({columns} × {rows}) sont invalides.")
-    if _expected_native_bytes(ds, frames) > MAX_DECODED_BYTES:
-        raise dicom_error("L'image DICOM annonce une taille décompressée trop grande.")
+    if rows * columns > MAX_FRAME_PIXELS:
+        side = int(MAX_FRAME_PIXELS**0.5)
+        raise dicom_error(
+            f"L'image DICOM est trop grande ({columns} × {rows} pixels ; au plus {side} × {side})."
+        )
+    if frames <= 0 or _expected_native_bytes(ds, frames) > MAX_DECODED_BYTES:
+        raise dicom_error(
+            f"L'image DICOM annonce une taille décompressée trop grande ({frames} image(s) de "
+            f"{columns} × {rows} pixels ; au plus {MAX_DECODED_BYTES // 1024**2} Mo décompressés "
+            "par fichier)."
+        )
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     if not syntax.is_transfer_syntax:
         # Private (old GE 1.2.840.113619.5.2) or newer than pydicom (Deflated Image Frame
@@ -527,46 +539,109 @@ def group_series(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Series]
 # --------------------------------------------------------------------------------------------
 
 
+class _LazyFrames(Sequence[np.ndarray]):
+    """A volume's frames, decoded on access through the frame cache (never all at once)."""
+
+    def __init__(self, volume: Volume) -> None:
+        self._volume = volume
+
+    def __len__(self) -> int:
+        return len(self._volume)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not isinstance(index, int):
+            raise TypeError("frames are read one at a time")
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} outside 0..{len(self) - 1}")
+        return self._volume.frame(index)
+
+
 @dataclass(frozen=True, eq=False)
 class Volume:
-    """Decoded frames of a series, ready for windowing.
+    """A series ready for display: where each frame is, and how to window it.
 
+    Frames are decoded one at a time when shown (``frame``), never the whole series: memory
+    stays within the frame cache's budget whatever the series' size (see ``hold``).
     Grayscale frames hold modality values (rescale slope/intercept applied: Hounsfield
     units for CT) as int16 or uint16 when they fit, else int32/float32; colour frames are
     uint8 RGB. Frames may differ in size. ``default_center``/``default_width`` come from the
     files' window when they have one (``window_source == "fichier"``), else from the data
-    (``"auto"``); both are None when every frame is in colour.
+    (``"auto"``, sampled over at most ``AUTO_WINDOW_FRAMES`` frames); both are None when
+    every frame is in colour. ``nbytes`` is what the whole series would take decoded.
     """
 
     keys: tuple[str, ...]
-    frames: tuple[np.ndarray, ...]
+    frame_refs: tuple[tuple[str, int], ...]  # (file key, frame index in that file)
     monochrome1: tuple[bool, ...]
-    frame_keys: tuple[str, ...]
+    color: tuple[bool, ...]
     default_center: float | None
     default_width: float | None
     window_source: str | None
     auto_center: float | None
     auto_width: float | None
-    nbytes: int = field(default=0)
+    nbytes: int
+    load: Callable[[str], DicomSource] = field(repr=False)
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.frame_refs)
+
+    @property
+    def frame_keys(self) -> tuple[str, ...]:
+        """The file key of each frame."""
+        return tuple(key for key, _index in self.frame_refs)
+
+    @property
+    def frames(self) -> Sequence[np.ndarray]:
+        """The frames, each decoded when read (see ``frame``)."""
+        return _LazyFrames(self)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Decoded frame ``index``: from the frame cache, or decoded now (and kept if held)."""
+        key, in_file = self.frame_refs[index]
+        return _cached_frame(key, in_file, self.load)[0]
 
     def is_color(self, index: int) -> bool:
         """Tell whether frame ``index`` is an RGB frame (windowing does not apply to it)."""
-        return self.frames[index].ndim == 3
+        return self.color[index]
 
+
+FRAME_CACHE_BYTES = 256 * 1024**2
+"""Default budget of decoded frames kept in memory by the whole process (``configure``)."""
+
+AUTO_WINDOW_FRAMES = 9
+"""Most frames decoded to compute a series' automatic window (evenly spread)."""
+
+DECODE_SLOTS = 2
+"""Frames decoded at the same time by the whole process (each needs a few frames' memory)."""
 
 _CACHE_MAX_VOLUMES = 4
-_CACHE_MAX_BYTES = 1024**3
-_cache: OrderedDict[tuple[str, ...], Volume] = OrderedDict()
+_cache: OrderedDict[tuple[str, ...], Volume] = OrderedDict()  # metadata only: small
 _cache_lock = threading.Lock()
+_frame_budget = FRAME_CACHE_BYTES
+_frames: OrderedDict[tuple[str, int], tuple[np.ndarray, bool]] = OrderedDict()
+_frame_bytes = 0
+_holders: dict[str, frozenset[str]] = {}
+_decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+
+
+def configure(*, frame_cache_bytes: int) -> None:
+    """Set the frame cache's byte budget (the setting ``RCP_VIEWER_CACHE_MB``)."""
+    global _frame_budget
+    with _cache_lock:
+        _frame_budget = max(int(frame_cache_bytes), 0)
+        _evict_locked()
 
 
 def clear_volume_cache() -> None:
-    """Forget every decoded volume (tests, or memory pressure)."""
+    """Forget every volume and decoded frame, and every holder (tests, memory pressure)."""
+    global _frame_bytes
     with _cache_lock:
         _cache.clear()
+        _frames.clear()
+        _frame_bytes = 0
+        _holders.clear()
 
 
 def cached_volume_keys() -> list[tuple[str, ...]]:
@@ -575,14 +650,76 @@ def cached_volume_keys() -> list[tuple[str, ...]]:
         return list(_cache)
 
 
-def _remember(volume: Volume) -> None:
+def cached_frame_bytes() -> int:
+    """Bytes of decoded frames the process keeps now (at most the budget)."""
     with _cache_lock:
-        _cache[volume.keys] = volume
-        _cache.move_to_end(volume.keys)
-        total = sum(v.nbytes for v in _cache.values())
-        while len(_cache) > 1 and (len(_cache) > _CACHE_MAX_VOLUMES or total > _CACHE_MAX_BYTES):
-            _, dropped = _cache.popitem(last=False)
-            total -= dropped.nbytes
+        return _frame_bytes
+
+
+def hold(owner: str, keys: Iterable[str]) -> None:
+    """``owner`` (a browser session) shows the files ``keys``: their frames may be kept.
+
+    Replaces what the owner held before; frames of files nobody holds any more are freed.
+    """
+    with _cache_lock:
+        _holders[owner] = frozenset(keys)
+        _drop_unheld_locked()
+
+
+def release(owner: str) -> None:
+    """``owner`` is gone (its page closed): free the frames nobody else shows."""
+    with _cache_lock:
+        if _holders.pop(owner, None) is not None:
+            _drop_unheld_locked()
+
+
+def holders() -> list[str]:
+    """Owners currently holding files (for the sweep of closed sessions)."""
+    with _cache_lock:
+        return list(_holders)
+
+
+def _held_keys_locked() -> set[str]:
+    held: set[str] = set()
+    for keys in _holders.values():
+        held |= keys
+    return held
+
+
+def _drop_unheld_locked() -> None:
+    global _frame_bytes
+    held = _held_keys_locked()
+    for cache_key in [k for k in _frames if k[0] not in held]:
+        _frame_bytes -= _frames.pop(cache_key)[0].nbytes
+
+
+def _evict_locked() -> None:
+    global _frame_bytes
+    while _frames and _frame_bytes > _frame_budget:
+        _, (dropped, _inverted) = _frames.popitem(last=False)
+        _frame_bytes -= dropped.nbytes
+
+
+def _cached_frame(
+    key: str, index: int, load: Callable[[str], DicomSource]
+) -> tuple[np.ndarray, bool]:
+    """(frame, MONOCHROME1) from the cache, or decoded now and kept if a page holds ``key``."""
+    global _frame_bytes
+    cache_key = (key, index)
+    with _cache_lock:
+        found = _frames.get(cache_key)
+        if found is not None:
+            _frames.move_to_end(cache_key)
+            return found
+    frame, inverted, _ds = decode_frame(load(key), index)
+    with _cache_lock:
+        if key in _held_keys_locked() and frame.nbytes <= _frame_budget:
+            if cache_key not in _frames:
+                _frames[cache_key] = (frame, inverted)
+                _frame_bytes += frame.nbytes
+            _frames.move_to_end(cache_key)
+            _evict_locked()
+    return frame, inverted
 
 
 def _rescale_params(ds: Dataset) -> tuple[float, float]:
@@ -683,32 +820,79 @@ def _native_gray_pixels(ds: Dataset) -> np.ndarray | None:
     return values
 
 
-def decode_frames(source: DicomSource) -> tuple[list[np.ndarray], bool, Dataset]:
-    """Decode every frame of one file, once.
+def _frame_count(ds: Dataset) -> int:
+    return int(ds.get("NumberOfFrames", 1) or 1)
+
+
+def _check_header_for_display(ds: Dataset) -> tuple[int, bool, bool, int]:
+    """(frames, colour, MONOCHROME1, decoded bytes per frame) from a header, or refuse."""
+    if not (ds.get("Rows") and ds.get("Columns") and "BitsAllocated" in ds):
+        raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
+    try:
+        frames = _frame_count(ds)
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
+    except (TypeError, ValueError) as exc:
+        raise dicom_error("L'en-tête DICOM contient des valeurs d'image invalides.") from exc
+    if frames <= 0 or rows <= 0 or columns <= 0 or rows * columns > MAX_FRAME_PIXELS:
+        raise dicom_error("L'image DICOM est trop grande pour être affichée.")
+    color = samples == 3 or photometric == "PALETTE COLOR"
+    return frames, color, photometric == "MONOCHROME1", working_frame_bytes(rows, columns, color)
+
+
+def working_frame_bytes(rows: int, columns: int, color: bool) -> int:
+    """Most bytes one decoded frame takes in the viewer (float32 grayscale, or RGB bytes)."""
+    return rows * columns * (3 if color else 4)
+
+
+def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool, Dataset]:
+    """Decode frame ``index`` of one file, and only that frame.
 
     Returns
     -------
-    frames, monochrome1, header
-        Grayscale frames with modality values, or uint8 RGB frames (YBR converted by pydicom,
-        palette colour expanded through its LUT); ``monochrome1`` tells the display to invert.
+    frame, monochrome1, header
+        A grayscale frame with modality values, or a uint8 RGB frame (YBR converted by
+        pydicom, palette colour expanded through its LUT); ``monochrome1`` tells the display
+        to invert. For a multi-frame file on disk only that frame's bytes are read.
 
     Raises
     ------
     InvalidInput
         When the file has no image or its pixels cannot be decoded.
+    IndexError
+        When the file has no frame ``index``.
     """
-    ds = _read(source, stop_before_pixels=False)
-    if "PixelData" not in ds:
-        raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
+    multi_frame_path = False
+    if not isinstance(source, bytes | bytearray):
+        with open(source, "rb") as handle:
+            multi_frame_path = has_dicm_magic(handle.read(132))
+    if multi_frame_path:
+        ds = _read(source, stop_before_pixels=True)
+        multi_frame_path = _frame_count(ds) > 1
+    if not multi_frame_path:
+        ds = _read(source, stop_before_pixels=False)
+        if "PixelData" not in ds:
+            raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
+    frames_count, is_color, monochrome1, _size = _check_header_for_display(ds)
+    if not 0 <= index < frames_count:
+        raise IndexError(f"frame {index} outside 0..{frames_count - 1}")
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     try:
-        frames_count = int(ds.get("NumberOfFrames", 1) or 1)
-        rows, columns = int(ds.Rows), int(ds.Columns)
-        if rows * columns > MAX_FRAME_PIXELS:
-            raise dicom_error("L'image DICOM est trop grande pour être affichée.")
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
-        array = _native_gray_pixels(ds)
-        if array is None:
-            array = ds.pixel_array  # pydicom converts YBR to RGB by default
+        with _decode_slots:
+            if multi_frame_path:
+                # pydicom reads only this frame's bytes from the file.
+                array = pixel_array(os.fspath(source), index=index)
+            else:
+                array = _native_gray_pixels(ds)
+                if array is not None:
+                    array = array[index]
+                elif frames_count > 1:
+                    array = pixel_array(ds, index=index)  # converts YBR to RGB
+                else:
+                    array = ds.pixel_array  # converts YBR to RGB by default
+            if photometric == "PALETTE COLOR":
+                array = apply_color_lut(array, ds)
     except InvalidInput:
         raise
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
@@ -717,24 +901,24 @@ def decode_frames(source: DicomSource) -> tuple[list[np.ndarray], bool, Dataset]
             "tronqué ou compression non prise en charge)."
         ) from exc
     try:
-        if photometric == "PALETTE COLOR":
-            array = apply_color_lut(array, ds)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        is_color = samples == 3 or photometric == "PALETTE COLOR"
         per_frame_ndim = 3 if is_color else 2
-        if array.ndim == per_frame_ndim:
-            array = array[np.newaxis, ...]
-        if array.shape[0] != frames_count and frames_count > 1:
-            raise ValueError("frame count mismatch")
-        if is_color:
-            frames = [_color_to_uint8(frame, ds) for frame in array]
-        else:
-            frames = [_gray_values(frame, ds) for frame in array]
+        if array.ndim == per_frame_ndim + 1 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim != per_frame_ndim:
+            raise ValueError("frame shape mismatch")
+        frame = _color_to_uint8(array, ds) if is_color else _gray_values(np.array(array), ds)
     except InvalidInput:
         raise
     except Exception as exc:
         raise dicom_error("Les valeurs d'image de ce fichier DICOM sont incohérentes.") from exc
-    return frames, photometric == "MONOCHROME1", ds
+    return frame, monochrome1, ds
+
+
+def decode_frames(source: DicomSource) -> tuple[list[np.ndarray], bool, Dataset]:
+    """Decode every frame of one file (tests and tools; the viewer decodes one at a time)."""
+    first, monochrome1, ds = decode_frame(source, 0)
+    rest = [decode_frame(source, i)[0] for i in range(1, _frame_count(ds))]
+    return [first, *rest], monochrome1, ds
 
 
 def _file_window(ds: Dataset) -> tuple[float, float] | None:
@@ -771,22 +955,23 @@ def auto_window(
 
 
 def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volume:
-    """Decode the files of a series once and keep the result in a small LRU cache.
+    """Read the headers of a series' files and compute its window; no frame is kept.
 
     Parameters
     ----------
     keys
         Keys of the files in display order, typically ``Series.keys`` (sha256s of stored
-        files). The cache is keyed by this tuple, so the next slider step of the same series
-        costs no decoding at all.
+        files). The small metadata cache is keyed by this tuple, so reopening the series or
+        the next slider step reads no header again.
     load
-        Gives the content of a key: bytes or a path (e.g. ``FileStore.path``). Only called
-        on a cache miss.
+        Gives the content of a key: bytes or a path (e.g. ``FileStore.path``). Kept by the
+        volume: frames are decoded from it when shown (``Volume.frame``).
 
     Raises
     ------
     InvalidInput
-        When a file has no image or cannot be decoded; the message names no internal detail.
+        When a file has no image or cannot be decoded (at most ``AUTO_WINDOW_FRAMES`` frames,
+        evenly spread, are decoded here); the message names no internal detail.
     """
     cache_key = tuple(keys)
     if not cache_key:
@@ -796,38 +981,65 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
         if cached is not None:
             _cache.move_to_end(cache_key)
             return cached
-    frames: list[np.ndarray] = []
+    sources: dict[str, DicomSource] = {}
+    refs: list[tuple[str, int]] = []
     monochrome1: list[bool] = []
-    frame_keys: list[str] = []
+    color: list[bool] = []
+    nbytes = 0
     file_window: tuple[float, float] | None = None
     for key in cache_key:
-        decoded, inverted, ds = decode_frames(load(key))
-        frames.extend(decoded)
-        monochrome1.extend([inverted] * len(decoded))
-        frame_keys.extend([key] * len(decoded))
-        if file_window is None and decoded and decoded[0].ndim == 2:
+        source = sources[key] = load(key)
+        ds = _read(source, stop_before_pixels=True)
+        frames, is_color, inverted, frame_bytes = _check_header_for_display(ds)
+        refs.extend((key, i) for i in range(frames))
+        monochrome1.extend([inverted] * frames)
+        color.extend([is_color] * frames)
+        nbytes += frames * frame_bytes
+        if file_window is None and not is_color:
             file_window = _file_window(ds)
-    has_gray = any(frame.ndim == 2 for frame in frames)
-    auto = auto_window(frames) if has_gray else None
+    # The automatic window (and a check that the pixels decode) from a few frames.
+    count = len(refs)
+    picks = sorted(
+        {
+            round(i * (count - 1) / max(AUTO_WINDOW_FRAMES - 1, 1))
+            for i in range(min(AUTO_WINDOW_FRAMES, count))
+        }
+    )
+    samples: list[np.ndarray] = []
+    per_frame = max(1, 1_000_000 // max(len(picks), 1))
+    for position in picks:
+        key, in_file = refs[position]
+        frame = decode_frame(sources[key], in_file)[0]
+        if frame.ndim == 2 and frame.size:
+            step = max(1, frame.size // per_frame)
+            samples.append(np.ascontiguousarray(frame.ravel()[::step]).reshape(1, -1))
+        del frame
+    sources.clear()
+    auto = auto_window(samples) if samples else None
     if file_window is not None:
-        default, source = file_window, "fichier"
+        default, source_name = file_window, "fichier"
     elif auto is not None:
-        default, source = auto, "auto"
+        default, source_name = auto, "auto"
     else:
-        default, source = None, None
+        default, source_name = None, None
     volume = Volume(
         keys=cache_key,
-        frames=tuple(frames),
+        frame_refs=tuple(refs),
         monochrome1=tuple(monochrome1),
-        frame_keys=tuple(frame_keys),
+        color=tuple(color),
         default_center=default[0] if default else None,
         default_width=default[1] if default else None,
-        window_source=source,
+        window_source=source_name,
         auto_center=auto[0] if auto else None,
         auto_width=auto[1] if auto else None,
-        nbytes=sum(frame.nbytes for frame in frames),
+        nbytes=nbytes,
+        load=load,
     )
-    _remember(volume)
+    with _cache_lock:
+        _cache[cache_key] = volume
+        _cache.move_to_end(cache_key)
+        while len(_cache) > _CACHE_MAX_VOLUMES:
+            _cache.popitem(last=False)
     return volume
 
 
@@ -902,7 +1114,7 @@ def _slice_pixels(
 ) -> np.ndarray:
     if not 0 <= index < len(volume):
         raise IndexError(f"frame {index} outside 0..{len(volume) - 1}")
-    frame = volume.frames[index]
+    frame = volume.frame(index)
     if frame.ndim == 3:
         return frame
     center = volume.default_center if center is None else center
@@ -973,6 +1185,32 @@ def render_slice(
     A 512×512 CT slice takes about 2 ms (lookup-table windowing, then PNG).
     """
     return encode_png(_slice_pixels(volume, index, center, width), compress_level=compress_level)
+
+
+def render_frame(
+    key: str,
+    index: int,
+    load: Callable[[str], DicomSource],
+    *,
+    center: float | None = None,
+    width: float | None = None,
+    compress_level: int = 1,
+) -> bytes:
+    """PNG of frame ``index`` of one file, windowed with ``center``/``width``.
+
+    Without a window, the frame's own automatic window is used. Frames go through the frame
+    cache (kept while a page holds ``key``, see ``hold``). Raises IndexError for a frame the
+    file does not have, InvalidInput when it cannot be decoded.
+    """
+    frame, inverted = _cached_frame(key, index, load)
+    if frame.ndim == 3:
+        return encode_png(frame, compress_level=compress_level)
+    if center is None or width is None:
+        center, width = auto_window([frame])
+    pixels = window_frame(frame, center, max(float(width), 1.0))
+    if inverted:
+        pixels = 255 - pixels
+    return encode_png(pixels, compress_level=compress_level)
 
 
 # --------------------------------------------------------------------------------------------

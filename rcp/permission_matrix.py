@@ -197,6 +197,7 @@ MATRIX: tuple[Rule, ...] = (
     Rule("cases.list_meeting_cases", CASE_READERS, patient_data=True, note="lists the case"),
     Rule("cases.my_cases:lists_the_case", frozenset({"submitter"}), patient_data=True),
     Rule("cases.count_my_cases", ACTIVE, note="one's own cases"),
+    Rule("cases.labs_plot", CASE_READERS, patient_data=True),
     Rule("cases.save_draft:new", RCP_MEMBERS, patient_data=True),
     Rule("cases.save_draft:update", CASE_EDITORS, patient_data=True),
     Rule("cases.submit", frozenset({"submitter"}), patient_data=True, note="a draft"),
@@ -206,6 +207,10 @@ MATRIX: tuple[Rule, ...] = (
     Rule("attachments.open_attachment", CASE_READERS, patient_data=True),
     Rule("attachments.read_bytes", CASE_READERS, patient_data=True),
     Rule("attachments.open_attachment:draft", frozenset({"submitter"}), patient_data=True),
+    # What pages show through the authenticated routes (rcp/web_files.py).
+    Rule("attachments.view_image", CASE_READERS, patient_data=True),
+    Rule("attachments.render_frame", CASE_READERS, patient_data=True),
+    Rule("attachments.render_frame:draft", frozenset({"submitter"}), patient_data=True),
     Rule("attachments.dicom_series", CASE_READERS, patient_data=True),
     Rule("attachments.add_upload", CASE_EDITORS, patient_data=True),
     Rule("attachments.remove", CASE_EDITORS, patient_data=True),

@@ -195,15 +195,28 @@ def install_probe(probe: Probe) -> None:
             _sweeper.start()
 
 
+def sweep_once() -> None:
+    """Release what closed sessions held: uploaded files, decoded DICOM frames."""
+    from rcp import dicom
+
+    current = gate()
+    ended = current.sweep()
+    if ended:
+        log.info("Released the uploaded files of %d closed session(s)", len(ended))
+    probe = current.probe
+    if probe is not None:
+        for owner in dicom.holders():
+            if not probe.is_active(owner):
+                dicom.release(owner)
+
+
 def _sweep_forever() -> None:
     stop = threading.Event()
     while not stop.wait(SWEEP_SECONDS):
         try:
-            ended = gate().sweep()
-            if ended:
-                log.info("Released the uploaded files of %d closed session(s)", len(ended))
+            sweep_once()
         except Exception:  # noqa: BLE001 - the sweeper must outlive one bad round
-            log.exception("Upload sweep failed")
+            log.exception("Session sweep failed")
 
 
 # --- the HTTP side ----------------------------------------------------------------------------

@@ -33,8 +33,12 @@ SECURITY_HEADERS = {
 
 
 @lru_cache(maxsize=1)
-def _engine() -> Engine:
+def engine() -> Engine:
+    """The routes' database engine (one per process)."""
     return make_engine()
+
+
+_engine = engine
 
 
 def safe_next(target: str | None) -> str:
@@ -110,13 +114,20 @@ def download_file(request: Request) -> Response:
     with session_scope(_engine()) as session:
         user = auth.authenticate(session, token=token)
         if user is None:
-            return PlainTextResponse("Connectez-vous pour accéder à ce fichier.", status_code=401)
+            return PlainTextResponse(
+                "Connectez-vous pour accéder à ce fichier.",
+                status_code=401,
+                headers={"cache-control": "no-store"},
+            )
         try:
             row, path = attachments.open_attachment(
                 session, actor=user, attachment_id=attachment_id
             )
-        except RcpError as error:
-            return PlainTextResponse(str(error), status_code=404)
+        except RcpError:
+            # One answer for "does not exist" and "not yours".
+            return PlainTextResponse(
+                attachments.FILE_NOT_FOUND, status_code=404, headers={"cache-control": "no-store"}
+            )
     inline = row.kind in INLINE_TYPES and request.query_params.get("download") != "1"
     media_type = INLINE_TYPES.get(row.kind) or None
     if row.kind == "image":
@@ -128,7 +139,7 @@ def download_file(request: Request) -> Response:
         filename=row.original_name,
         content_disposition_type="inline" if inline else "attachment",
     )
-    response.headers["cache-control"] = "private, max-age=300"
+    response.headers["cache-control"] = "no-store"  # patient data: never kept by a cache
     return response
 
 
@@ -158,12 +169,15 @@ class SecurityHeadersMiddleware:
 
 
 def routes() -> list[Route]:
+    from rcp import web_files
+
     return [
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sign_out, methods=["GET"]),
         Route("/healthz", web_monitoring.healthz, methods=["GET"]),
         Route("/metrics", web_monitoring.metrics_endpoint, methods=["GET"]),
         Route("/files/{attachment_id:int}", download_file, methods=["GET"]),
+        *web_files.routes(),
     ]
 
 

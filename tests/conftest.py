@@ -18,7 +18,7 @@ os.environ.setdefault("RCP_SECRETS_FILE", "/nonexistent/secrets.toml")
 for _name in ("RCP_SMTP_HOST", "RCP_SMS_GATEWAY_URL", "RCP_DATABASE_URL", "RCP_DEMO_MODE"):
     os.environ.pop(_name, None)
 
-from rcp import config  # noqa: E402
+from rcp import audit, config  # noqa: E402
 from rcp.db import make_engine  # noqa: E402
 
 PG_URL = os.environ.get("RCP_TEST_DATABASE_URL", "")
@@ -29,6 +29,7 @@ def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     """Each test starts from default settings with its own data folder."""
     monkeypatch.setenv("RCP_DATA_DIR", str(tmp_path / "data"))
     config.reset_settings_cache()
+    audit.forget_recorded_views()  # a new database: the once-a-day reads start again
     yield
     config.reset_settings_cache()
 

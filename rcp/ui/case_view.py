@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import streamlit as st
@@ -11,18 +10,10 @@ from rcp import attachments, cases, labs
 from rcp.dates import format_date, format_datetime
 from rcp.errors import RcpError
 from rcp.models import AttachmentKind, Case, CaseStatus, User
-from rcp.ui import dicom_viewer, failsafe, keys
+from rcp.ui import dicom_viewer, failsafe, keys, protected
 from rcp.ui.context import db, show_error
 from rcp.ui.links import MEETING_PAGE
 from rcp.ui.text import escape_markdown
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _trend_png(labs_json: str) -> bytes | None:
-    values = [
-        labs.validate_lab_value(r["code"], r["value"], r["taken_on"]) for r in json.loads(labs_json)
-    ]
-    return labs.trend_plot_png(values)
 
 
 def lab_table(case: Case) -> None:
@@ -42,9 +33,12 @@ def lab_table(case: Case) -> None:
         hide_index=True,
         width="stretch",
     )
-    png = _trend_png(json.dumps(case.labs, sort_keys=True))
-    if png:
-        st.image(png, caption="Évolution des résultats biologiques", width="stretch")
+    # Drawn by an authenticated, audited route: a plot of a patient's labs is patient data.
+    protected.image(
+        protected.labs_url(case.id),  # type: ignore[arg-type]
+        alt="Évolution des résultats biologiques",
+        caption="Évolution des résultats biologiques",
+    )
 
 
 def _viewed_once(case_id: int) -> bool:
@@ -127,7 +121,12 @@ def attached_files(files: list) -> None:
         cols[1].link_button("Ouvrir", url, width="stretch")
         cols[2].link_button("Télécharger", f"{url}?download=1", width="stretch")
         if item.kind == AttachmentKind.image:
-            st.image(url, caption=item.original_name, width=480)
+            protected.image(
+                protected.image_url(item.id),
+                alt=item.original_name,
+                caption=item.original_name,
+                max_width=480,
+            )
 
 
 def meeting_link(case: Case) -> None:

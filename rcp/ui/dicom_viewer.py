@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rcp import attachments, dicom
 from rcp.errors import RcpError
+from rcp.ui import protected
+from rcp.ui import uploads as ui_uploads
 from rcp.ui.context import show_error
 
 MANUAL = "Manuel"
 
 
 def render(series_list: list[attachments.SeriesView], *, key_prefix: str) -> None:
-    """Show the case's series; decoding happens once per series (rcp.dicom caches volumes)."""
+    """Show the case's series: headers read once per series, slices drawn by a route."""
     if not series_list:
         return
     labels = {i: s.label for i, s in enumerate(series_list)}
@@ -72,6 +75,28 @@ def render(series_list: list[attachments.SeriesView], *, key_prefix: str) -> Non
         with st.expander("Informations de l'examen", expanded=False):
             rows = dicom.display_metadata(series.first_summary)
             st.table({"": [label for label, _ in rows], "valeur": [value for _, value in rows]})
+    if not volume.is_color(position) and (center is None or width is None):
+        center, width = volume.default_center, volume.default_width
+    key, frame = volume.frame_refs[position]
+    hold(series.keys)
     with image_col:
-        png = dicom.render_slice(volume, position, center=center, width=width)
-        st.image(png, caption=f"Coupe {position + 1} / {count}", width="stretch")
+        # The slice is drawn by the authenticated, audited route (never st.image bytes).
+        protected.image(
+            protected.frame_url(series.attachment_of(key), frame, center=center, width=width),
+            alt=f"Coupe {position + 1} sur {count}",
+            caption=f"Coupe {position + 1} / {count}",
+            size=(
+                int(series.first_summary.get("columns") or 0),
+                int(series.first_summary.get("rows") or 0),
+            ),
+        )
+
+
+def hold(keys: tuple[str, ...]) -> None:
+    """This browser session shows these files: their decoded frames may stay in memory
+    (within the cache budget) until the session ends or shows another series."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    ui_uploads.ensure_sweeper()
+    dicom.hold(ctx.session_id, keys)

@@ -41,6 +41,12 @@ class StreamlitProbe:
             manager.remove_session_files(session_id)
 
 
+def ensure_sweeper() -> None:
+    """Start the sweep of closed sessions (uploads, DICOM frames) once the server runs."""
+    if uploads.gate().probe is None and Runtime.exists():
+        uploads.install_probe(StreamlitProbe())
+
+
 def file_uploader(user: User, label: str, **kwargs: Any) -> Any:
     """``st.file_uploader`` for a user the page has checked may add files.
 
@@ -50,10 +56,8 @@ def file_uploader(user: User, label: str, **kwargs: Any) -> Any:
     """
     ctx = get_script_run_ctx()
     if ctx is not None and user.id is not None:
-        gate = uploads.gate()
-        if gate.probe is None and Runtime.exists():
-            uploads.install_probe(StreamlitProbe())
-        gate.allow(ctx.session_id, user.id)
+        ensure_sweeper()
+        uploads.gate().allow(ctx.session_id, user.id)
     return st.file_uploader(label, **kwargs)
 
 

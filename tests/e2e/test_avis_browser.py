@@ -85,9 +85,20 @@ def test_coordinator_validates_participant_downloads_outsider_is_refused(
     wait_idle(participant)
     participant.get_by_text(PROPOSAL).wait_for()
     shot(participant, "avis_03_participant")
-    with participant.expect_download(timeout=30_000) as download_info:
-        participant.get_by_role("button", name="Télécharger la fiche").click()
-    download = download_info.value
+    # The sheet is a link to the authenticated, audited route (never a /media URL).
+    link = participant.get_by_role("link", name="Télécharger la fiche")
+    href = link.get_attribute("href")
+    assert href == f"/cases/{team.case.id}/sheet.pdf"
+    downloads: list = []  # the link opens a tab that only downloads, then closes
+    participant_ctx.on("page", lambda tab: tab.on("download", lambda d: downloads.append(d)))
+    participant.on("download", lambda d: downloads.append(d))
+    link.click()
+    for _ in range(300):
+        if downloads:
+            break
+        participant.wait_for_timeout(100)
+    assert downloads, "no download started from the sheet link"
+    download = downloads[0]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     target = ARTIFACTS / "avis_download.pdf"
     download.save_as(target)
@@ -96,6 +107,10 @@ def test_coordinator_validates_participant_downloads_outsider_is_refused(
     assert data.startswith(b"%PDF")
     assert hashlib.sha256(data).hexdigest() == opinion.sheet_sha256
     assert _downloads(server) == 1
+    # Without the session cookie the same URL gives nothing.
+    anonymous = browser.new_context().request.get(server.url + href)
+    assert anonymous.status == 401 and not anonymous.body().startswith(b"%PDF")
+    assert "no-store" in anonymous.headers["cache-control"]
     participant_ctx.close()
 
     stranger_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
@@ -104,7 +119,7 @@ def test_coordinator_validates_participant_downloads_outsider_is_refused(
     stranger.goto(url)
     wait_idle(stranger)
     stranger.get_by_text(re.compile("Seuls les participants confirmés")).wait_for()
-    assert stranger.get_by_role("button", name="Télécharger la fiche").count() == 0
+    assert stranger.get_by_role("link", name="Télécharger la fiche").count() == 0
     assert stranger.get_by_text(PROPOSAL).count() == 0
     shot(stranger, "avis_04_refused")
     stranger_ctx.close()

@@ -94,14 +94,24 @@ def test_member_submits_a_case_with_a_series_and_a_report(demo, browser, tmp_pat
     wait_idle(page)
     page.get_by_text("12 fichier(s) DICOM en 1 série(s)").wait_for()
     page.get_by_text("Coupe 6 / 12").wait_for()
-    first = page.locator("[data-testid='stImage'] img").last.get_attribute("src")
+    # Slices come from the authenticated route (an <img> of /files/<id>/frames/<n>.png).
+    slice_img = page.locator("img.rcp-protected").last
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=slice_img.element_handle()
+    )
+    first = slice_img.get_attribute("src")
+    assert first.startswith("/files/") and "/frames/" in first
     shot(page, "cases_03_viewer")
     slider = page.get_by_role("slider")
     slider.focus()
     page.keyboard.press("ArrowRight")
     page.get_by_text("Coupe 7 / 12").wait_for()
     wait_idle(page)
-    second = page.locator("[data-testid='stImage'] img").last.get_attribute("src")
+    slice_img = page.locator("img.rcp-protected").last
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=slice_img.element_handle()
+    )
+    second = slice_img.get_attribute("src")
     assert first != second
     shot(page, "cases_04_viewer_next_slice")
     # The PDF opens through the permission-checked route.

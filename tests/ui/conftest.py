@@ -57,3 +57,13 @@ def texts(at: AppTest) -> str:
     ):
         parts.extend(str(el.value) for el in getattr(at, kind))
     return "\n".join(parts)
+
+
+def link_buttons(at: AppTest) -> dict[str, str]:
+    """Label -> URL of every st.link_button on the page."""
+    return {b.proto.label: b.proto.url for b in at.get("link_button")}
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    """The HTML of every st.html element (protected images, see rcp.ui.protected)."""
+    return [h.proto.body for h in at.get("html")]

@@ -13,7 +13,7 @@ from rcp import opinions
 from rcp.models import Case, CaseStatus, Opinion
 from rcp.ui import keys
 from tests.factories import CaseTeam, attend, make_case_team, sign_in
-from tests.ui.conftest import ROOT, texts
+from tests.ui.conftest import ROOT, html_bodies, link_buttons, texts
 from tests.unit.test_opinions import OPINION, add_attachment
 
 
@@ -74,7 +74,7 @@ def test_coordinator_writes_a_draft_then_validates_it(db: Session) -> None:
     stored = db.exec(select(Opinion)).one()
     assert stored.references == OPINION["references"]  # the unsaved edit was validated too
     assert [c.value for c in at.code] == [stored.sheet_sha256]
-    assert [b.label for b in at.download_button] == ["Télécharger la fiche"]
+    assert link_buttons(at)["Télécharger la fiche"] == f"/cases/{team.case.id}/sheet.pdf"
     assert db.get(Case, team.case.id).status == CaseStatus.validated  # type: ignore[union-attr]
     # Locked: the editor is gone, a correction is offered instead.
     assert not [t for t in at.text_area if t.key == "avis_proposal"]
@@ -107,7 +107,7 @@ def test_participant_sees_the_validated_opinion_and_the_download_only(db: Sessio
     assert "Proposition hors recommandations" in shown
     assert OPINION["proposal"] in [t.value for t in at.text]
     assert [c.value for c in at.code] == [opinion.sheet_sha256]
-    assert [b.label for b in at.download_button] == ["Télécharger la fiche"]
+    assert link_buttons(at)["Télécharger la fiche"] == f"/cases/{team.case.id}/sheet.pdf"
     assert len(at.text_area) == 0
     assert "Valider l'avis" not in [b.label for b in at.button]
     assert "Corriger l'avis (nouvelle version)" not in [b.label for b in at.button]
@@ -120,7 +120,7 @@ def test_participant_waits_for_validation_and_never_sees_the_draft(db: Session) 
     shown = texts(at)
     assert "pas encore validé" in shown
     assert OPINION["proposal"] not in shown + str([t.value for t in at.text])
-    assert len(at.download_button) == 0 and len(at.text_area) == 0
+    assert "Télécharger la fiche" not in link_buttons(at) and len(at.text_area) == 0
 
 
 def test_people_outside_the_meeting_are_refused(db: Session) -> None:
@@ -129,7 +129,7 @@ def test_people_outside_the_meeting_are_refused(db: Session) -> None:
     for who in ("stranger", "admin", "invited", "other_coordinator"):
         at = avis(db, team, who)
         assert "Seuls les participants confirmés" in " ".join(e.value for e in at.error), who
-        assert len(at.download_button) == 0
+        assert "Télécharger la fiche" not in link_buttons(at)
         assert "Lœvenbruck".upper() not in texts(at)
 
 
@@ -144,7 +144,7 @@ def test_coordinator_opens_a_correction_and_sees_version_2(db: Session) -> None:
     assert at.text_area(key="avis_proposal").value == OPINION["proposal"]
     assert "Version 1 — validée le" in shown and "Version 2 — brouillon" in shown
     # Version 1 stays downloadable while version 2 is written.
-    assert "Télécharger la fiche" in [b.label for b in at.download_button]
+    assert "Télécharger la fiche" in link_buttons(at)
 
 
 def test_coordinator_picks_the_key_image_with_a_preview(db: Session) -> None:
@@ -153,8 +153,14 @@ def test_coordinator_picks_the_key_image_with_a_preview(db: Session) -> None:
     attachment = add_attachment(db, team.case, data, "scanner.dcm", "dicom")
     at = avis(db, team, "assistant")
     assert "Aucune image clé choisie." in texts(at)
-    previews = at.get("image")
-    assert [p.captions for p in previews] == [["Aperçu tel qu'imprimé sur la fiche"]]
+    # Drawn by the authenticated route, never st.image bytes (served from /media).
+    assert not at.get("image") and not at.get("imgs")
+    assert [h for h in html_bodies(at) if "key-image.png" in h] == [
+        f'<img class="rcp-protected" src="/cases/{team.case.id}/key-image.png?attachment='
+        f'{attachment.id}&amp;frame=0" alt="Aperçu de l&#x27;image clé" '
+        'style="max-width:100%;height:auto;display:block;width:320px;">'
+    ]
+    assert "Aperçu tel qu'imprimé sur la fiche" in texts(at)
     at = button(at, "Choisir cette image").click().run()
     assert "Image clé choisie." in texts(at)
     fresh(db)

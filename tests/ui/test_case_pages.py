@@ -19,7 +19,7 @@ from tests.factories import (
     pass_deadline,
     sign_in,
 )
-from tests.ui.conftest import texts
+from tests.ui.conftest import html_bodies, texts
 from tests.ui.test_directory_pages import page
 
 CT = get_testdata_file("CT_small.dcm", download=False)
@@ -162,7 +162,11 @@ def test_case_page_shows_the_dicom_viewer(db: Session) -> None:
     assert not at.exception
     shown = texts(at)
     assert "Question posée à la RCP" in shown and "\\<b\\>urgent\\</b\\>" in shown
-    assert at.get("imgs") or at.get("image")
+    # The slice comes from the authenticated route, not from st.image bytes under /media.
+    assert not at.get("imgs") and not at.get("image")
+    (attachment,) = attachments.list_attachments(db, actor=member, case_id=case.id)
+    slices = [h for h in html_bodies(at) if f"/files/{attachment.id}/frames/0.png" in h]
+    assert len(slices) == 1 and "?c=" in slices[0]
     assert at.radio(
         key="cas_dicom_window_" + attachments.dicom_series(db, actor=member, case_id=case.id)[0].uid
     )

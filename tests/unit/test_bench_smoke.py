@@ -84,3 +84,16 @@ def test_room_picture_benchmark_reports_cost_and_quality_per_bit_rate() -> None:
     assert re.search(r"4 cameras: compose \+ encode [\d.]+ / [\d.]+ / [\d.]+ ms per picture", out)
     psnr = [float(x) for x in re.findall(r"luma PSNR ([\d.]+) dB", out)]
     assert len(psnr) == 2 and psnr[0] >= psnr[1] > 30, out  # more bits, at least as good
+
+
+def test_worst_dicom_benchmark_opens_its_file_and_reports_the_peak_memory() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "dicom_worst.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"peak resident memory: \d+ MB", result.stdout)
+    assert "page closed (frames released)" in result.stdout

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import inspect
+import io
 import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from PIL import Image
 from pydicom.data import get_testdata_file
 from sqlmodel import Session, SQLModel, select
 
@@ -94,6 +96,7 @@ class World:
     withdrawn_id: int  # submitted to the running meeting, then withdrawn by its submitter
     attachment_id: int  # PDF of case_id
     dicom_id: int  # DICOM of case_id
+    image_id: int  # PNG of case_id
     next_attachment_id: int  # PDF of next_case_id
     membership_request_id: int
     participation_request_id: int
@@ -145,6 +148,9 @@ def _build(s: Session, base: Path) -> World:
     )
     (dicom_row,) = attachments.add_upload(
         s, actor=submitter, case_id=case.id, name="ct.dcm", data=open(CT, "rb").read()
+    )
+    (image_row,) = attachments.add_upload(
+        s, actor=submitter, case_id=case.id, name="photo.png", data=_png()
     )
     validated_case = make_case(s, live, submitter, last_name="Valide")
     next_case = make_case(s, upcoming, submitter, last_name="Suivant")
@@ -212,6 +218,7 @@ def _build(s: Session, base: Path) -> World:
         withdrawn_id=withdrawn.id,
         attachment_id=pdf.id,
         dicom_id=dicom_row.id,
+        image_id=image_row.id,
         next_attachment_id=next_pdf.id,
         membership_request_id=membership_request.id,
         participation_request_id=participation_request.id,
@@ -221,6 +228,12 @@ def _build(s: Session, base: Path) -> World:
         path=base / "world.db",
         files=base / "data" / "files",
     )
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 # --- how each action is called ---------------------------------------------------------------
@@ -468,6 +481,18 @@ CALLS: dict[str, Call] = {
     "cases.get_case:withdrawn": lambda s, a, w: cases.get_case(s, actor=a, case_id=w.withdrawn_id),
     "attachments.open_attachment:draft": lambda s, a, w: attachments.open_attachment(
         s, actor=a, attachment_id=w.draft_dicom_id
+    ),
+    "attachments.view_image": lambda s, a, w: attachments.view_image(
+        s, actor=a, attachment_id=w.image_id, viewer="login:1"
+    ),
+    "attachments.render_frame": lambda s, a, w: attachments.render_frame(
+        s, actor=a, attachment_id=w.dicom_id, frame_index=0, viewer="login:1"
+    ),
+    "attachments.render_frame:draft": lambda s, a, w: attachments.render_frame(
+        s, actor=a, attachment_id=w.draft_dicom_id, frame_index=0, viewer="login:1"
+    ),
+    "cases.labs_plot": lambda s, a, w: cases.labs_plot(
+        s, actor=a, case_id=w.case_id, viewer="login:1"
     ),
     "opinions.history": lambda s, a, w: opinions.history(s, actor=a, case_id=w.validated_case_id),
     "opinions.get_sheet": lambda s, a, w: opinions.get_sheet(

@@ -79,3 +79,19 @@ def test_sweep_releases_the_files_of_closed_sessions_only(
     assert runtime.files == {"open": 3 * MB}
     assert gate.owner("closed") is None and gate.owner("open") == 1
     assert gate.held_by_user(1) == 3 * MB
+
+
+def test_the_sweep_also_frees_the_dicom_frames_of_closed_pages(
+    runtime: FakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rcp import dicom, uploads
+
+    dicom.clear_volume_cache()
+    monkeypatch.setattr(uploads, "_gate", UploadGate(per_user_bytes=MB, total_bytes=MB))
+    uploads.gate().probe = runtime
+    runtime.active = {"open"}
+    dicom.hold("open", ["a"])
+    dicom.hold("closed", ["b"])
+    uploads.sweep_once()
+    assert dicom.holders() == ["open"]
+    dicom.clear_volume_cache()
