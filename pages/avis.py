@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from rcp import opinions
+from rcp import cases, opinions
 from rcp.dates import format_date, format_datetime
 from rcp.errors import RcpError
 from rcp.models import CaseStatus, Opinion
@@ -176,8 +176,33 @@ with db() as session:
         show_error(error)
         st.stop()
 
-values = opinions.fields_of(draft) if draft is not None else opinions.OpinionFields()
-with st.form("avis_form", border=True):
+# A new opinion answers the guidelines question explicitly (no pre-ticked "yes").
+values = (
+    opinions.fields_of(draft)
+    if draft is not None
+    else opinions.OpinionFields(follows_guidelines=None)
+)
+GUIDELINES = {True: "Oui", False: "Non : proposition hors recommandations"}
+form_column, case_column = st.columns([3, 2], gap="large")
+
+with case_column, st.container(border=True, key="avis_case_file"):
+    # The question and the summary beside the opinion being written (user text, literal).
+    st.markdown("**Question posée à la RCP**")
+    st.text(case.question or "Non renseignée.")
+    st.markdown("**Résumé clinique**")
+    st.text(case.summary or "Non renseigné.")
+    others = [
+        (label, getattr(case, name))
+        for name, (label, _limit) in cases.TEXT_FIELDS.items()
+        if name not in ("question", "summary") and getattr(case, name)
+    ]
+    if others:
+        with st.expander("Autres éléments du dossier"):
+            for label, text in others:
+                st.markdown(f"**{label}**")
+                st.text(text)
+
+with form_column, st.form("avis_form", border=True):
     proposal = st.text_area(
         "Proposition de la RCP", value=values.proposal, height=140, key="avis_proposal"
     )
@@ -191,10 +216,16 @@ with st.form("avis_form", border=True):
     follow_up = st.text_input(
         "Médecin responsable du suivi", value=values.follow_up_doctor, key="avis_follow_up"
     )
-    follows = st.checkbox(
-        "La proposition suit les recommandations en vigueur",
-        value=values.follows_guidelines,
-        help="Décochée, la fiche signale la proposition « hors recommandations ».",
+    follows = st.radio(
+        "La proposition suit-elle les recommandations en vigueur ?",
+        list(GUIDELINES),
+        index=None
+        if values.follows_guidelines is None
+        else [True, False].index(values.follows_guidelines),
+        format_func=GUIDELINES.get,
+        horizontal=True,
+        help="« Non » : la fiche signale la proposition « hors recommandations ». "
+        "Une réponse est nécessaire pour valider l'avis.",
         key="avis_follows",
     )
 
@@ -219,7 +250,11 @@ with st.form("avis_form", border=True):
             "motif ; il sera consigné sur la fiche.",
             icon=":material/warning:",
         )
-        reason = st.text_area("Motif de validation sans quorum", key="avis_quorum_reason")
+        reason = st.text_area(
+            "Motif de validation sans quorum",
+            value=(draft.quorum_reason or "") if draft is not None else "",
+            key="avis_quorum_reason",
+        )
 
     confirm_identity = False
     if view.key_image_identity_warning:
@@ -248,6 +283,7 @@ fields = {
     "clinical_trial": clinical_trial,
     "follow_up_doctor": follow_up,
     "follows_guidelines": follows,
+    "quorum_reason": reason,
 }
 if save:
     act(opinions.save_draft, "Brouillon enregistré.", **fields)

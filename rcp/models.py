@@ -369,7 +369,7 @@ class Opinion(SQLModel, table=True):
     references: str = Field(default="", max_length=5000)
     clinical_trial: str = Field(default="", max_length=2000)
     follow_up_doctor: str = Field(default="", max_length=200)
-    follows_guidelines: bool = True
+    follows_guidelines: bool | None = None  # None: not answered yet (a draft only)
     author_id: int = Field(foreign_key="user.id")
     validator_id: int | None = Field(default=None, foreign_key="user.id")
     validated_at: datetime | None = _dt()

@@ -186,7 +186,8 @@ class OpinionFields:
     references: str = ""
     clinical_trial: str = ""
     follow_up_doctor: str = ""
-    follows_guidelines: bool = True
+    # None: not answered yet (the page asks; validation requires an answer).
+    follows_guidelines: bool | None = True
 
     def cleaned(self) -> OpinionFields:
         texts = {
@@ -195,7 +196,8 @@ class OpinionFields:
             )
             for name, (label, limit, multi) in OPINION_TEXT_FIELDS.items()
         }
-        return OpinionFields(**texts, follows_guidelines=bool(self.follows_guidelines))
+        follows = None if self.follows_guidelines is None else bool(self.follows_guidelines)
+        return OpinionFields(**texts, follows_guidelines=follows)
 
     def apply(self, opinion: Opinion) -> None:
         for name in (*OPINION_TEXT_FIELDS, "follows_guidelines"):
@@ -218,18 +220,28 @@ def save_draft(
     references: str = "",
     clinical_trial: str = "",
     follow_up_doctor: str = "",
-    follows_guidelines: bool = True,
+    follows_guidelines: bool | None = True,
+    quorum_reason: str | None = None,
 ) -> Opinion:
     """Create or update the draft opinion on a case (coordinators of the case's RCP only).
 
     The draft is version 1, or the correction opened by ``correct``. A validated version is
-    locked: saving over it raises Conflict.
+    locked: saving over it raises Conflict. ``follows_guidelines=None`` records that the
+    question is not answered yet; ``quorum_reason`` (the reason to validate below the
+    quorum) is kept with the draft like the other fields.
     """
     ctx = _require_coordinator(session, actor, case_id)
     _check_case_open_for_opinion(ctx)
     values = OpinionFields(
         proposal, rationale, references, clinical_trial, follow_up_doctor, follows_guidelines
     ).cleaned()
+    reason = clean_text(
+        quorum_reason,
+        label="Motif de validation sans quorum",
+        field="quorum_reason",
+        max_length=2000,
+        multiline=True,
+    )
     opinion = _latest(session, case_id)
     if opinion is not None and opinion.validated_at is not None:
         raise Conflict(
@@ -240,6 +252,7 @@ def save_draft(
     if opinion is None:
         opinion = Opinion(case_id=case_id, version=1, author_id=actor.id)  # type: ignore[arg-type]
     values.apply(opinion)
+    opinion.quorum_reason = reason or None
     opinion.author_id = actor.id  # type: ignore[assignment]
     opinion.updated_at = utcnow()
     session.add(opinion)
@@ -398,12 +411,18 @@ def validate(
         raise InvalidInput(
             "La proposition de la RCP est obligatoire pour valider l'avis.", field="proposal"
         )
+    if opinion.follows_guidelines is None:
+        raise InvalidInput(
+            "Indiquez si la proposition suit les recommandations en vigueur (oui ou non) : "
+            "la fiche le dit.",
+            field="follows_guidelines",
+        )
     now = utcnow()
     if ctx.meeting.starts_at > now:
         raise Conflict("L'avis ne peut être validé qu'à partir du début de la séance.")
     view = _quorum(session, ctx)
     reason = clean_text(
-        quorum_reason,
+        quorum_reason if quorum_reason is not None else opinion.quorum_reason,
         label="Motif de validation sans quorum",
         field="quorum_reason",
         max_length=2000,

@@ -246,7 +246,8 @@ def build_sheet_data(
             references=opinion.references,
             clinical_trial=opinion.clinical_trial,
             follow_up_doctor=opinion.follow_up_doctor,
-            follows_guidelines=opinion.follows_guidelines,
+            # A draft not answered yet is not flagged on its preview.
+            follows_guidelines=opinion.follows_guidelines is not False,
         ),
         quorum=Quorum(met=quorum_met, reason=quorum_reason or ""),
         attendees=attendees_of(attendees),

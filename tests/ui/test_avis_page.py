@@ -57,7 +57,7 @@ def test_coordinator_writes_a_draft_then_validates_it(db: Session) -> None:
     at.text_area(key="avis_proposal").input(OPINION["proposal"])
     at.text_area(key="avis_rationale").input(OPINION["rationale"])
     at.text_input(key="avis_follow_up").input(OPINION["follow_up_doctor"])
-    at.checkbox(key="avis_follows").uncheck()
+    at.radio(key="avis_follows").set_value(False)
     at = button(at, "Enregistrer le brouillon").click().run()
     assert "Brouillon enregistré." in texts(at)
     fresh(db)
@@ -240,3 +240,47 @@ def test_the_case_page_gives_one_warning_per_file_listing_the_fields(db: Session
     (warning,) = warnings
     for field in ("nom (", "prénom (", "date de naissance (", "sexe ("):
         assert field in warning
+
+
+def test_a_new_opinion_shows_the_case_beside_it_and_asks_about_guidelines(db: Session) -> None:
+    from tests.factories import CASE_TEAM_TEXT
+
+    team = make_case_team(db)
+    attend(db, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    at = avis(db, team, "assistant")
+    shown = " ".join(str(t.value) for t in at.text)
+    assert CASE_TEAM_TEXT["question"] in shown and CASE_TEAM_TEXT["summary"] in shown
+    assert at.radio(key="avis_follows").value is None  # nothing answered for the coordinator
+    at.text_area(key="avis_proposal").input(OPINION["proposal"])
+    at = button(at, "Valider l'avis").click().run()
+    assert "Indiquez si la proposition suit les recommandations" in " ".join(
+        e.value for e in at.error
+    )
+    fresh(db)
+    assert db.exec(select(Opinion)).one().validated_at is None
+    at.radio(key="avis_follows").set_value(True)
+    at = button(at, "Valider l'avis").click().run()
+    assert "Avis validé : la fiche est prête" in texts(at)
+    fresh(db)
+    assert db.exec(select(Opinion)).one().follows_guidelines is True
+
+
+def test_the_reason_to_validate_without_quorum_is_kept_by_saving_the_draft(db: Session) -> None:
+    team = make_case_team(db)
+    attend(db, team.meeting, team.assistant)
+    at = avis(db, team, "assistant")
+    at.text_area(key="avis_proposal").input(OPINION["proposal"])
+    at.radio(key="avis_follows").set_value(True)
+    at.text_area(key="avis_quorum_reason").input("Avis écrit de l'anatomopathologiste joint.")
+    at = button(at, "Enregistrer le brouillon").click().run()
+    assert "Brouillon enregistré." in texts(at)
+    fresh(db)
+    assert db.exec(select(Opinion)).one().quorum_reason == (
+        "Avis écrit de l'anatomopathologiste joint."
+    )
+    again = avis(db, team, "assistant")  # another visit: the reason is still there
+    assert again.text_area(key="avis_quorum_reason").value == (
+        "Avis écrit de l'anatomopathologiste joint."
+    )
+    again = button(again, "Valider l'avis").click().run()
+    assert "Motif consigné : Avis écrit de l'anatomopathologiste joint." in texts(again)
