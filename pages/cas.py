@@ -5,7 +5,7 @@ import streamlit as st
 from rcp import cases, opinions
 from rcp.errors import RcpError
 from rcp.models import CaseStatus
-from rcp.ui import case_view, navigation
+from rcp.ui import case_view, navigation, protected
 from rcp.ui.context import db, flash, require_user, show_error, show_flash
 from rcp.ui.links import query_int
 
@@ -30,11 +30,23 @@ with db() as session:
     validated = opinions.latest_validated(session, case.id)
     validated_line = opinions.validation_line(session, validated) if validated else None
 if validated is not None:
-    st.success(f"{validated_line} (version {validated.version}).", icon=":material/verified:")
-    st.caption(
-        f"Empreinte SHA-256 de la fiche : `{validated.sheet_sha256}` — elle permet de "
-        "vérifier une copie imprimée."
-    )
+    with st.container(border=True, key="cas_validated_opinion"):
+        st.success(f"{validated_line} (version {validated.version}).", icon=":material/verified:")
+        if validated.follows_guidelines is False:
+            st.warning("Proposition hors recommandations", icon=":material/warning:")
+        st.markdown("**Proposition de la RCP**")
+        st.text(validated.proposal or "—")  # shown literally, as the sheet prints it
+        # The sheet leaves through an authenticated, audited route (never /media).
+        st.link_button(
+            "Télécharger la fiche",
+            protected.sheet_url(case.id),  # type: ignore[arg-type]
+            type="primary",
+            icon=":material/download:",
+        )
+        st.caption(
+            f"Empreinte SHA-256 de la fiche : `{validated.sheet_sha256}` — elle permet de "
+            "vérifier une copie imprimée."
+        )
 st.divider()
 with st.container(horizontal=True):
     case_view.meeting_link(case)

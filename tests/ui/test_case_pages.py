@@ -210,3 +210,27 @@ def test_validated_case_page_shows_who_validated_and_the_fingerprint(db: Session
     shown = texts(at)
     assert "Avis validé le " in shown and "par Dr Hélène Dubœuf (version 1)" in shown
     assert opinion.sheet_sha256 in shown
+
+
+def test_the_submitter_reads_the_validated_proposal_and_downloads_the_sheet_from_the_case(
+    db: Session,
+) -> None:
+    from rcp import opinions
+    from tests.factories import attend, make_case_team
+
+    team = make_case_team(db)
+    attend(db, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    opinions.save_draft(
+        db,
+        actor=team.assistant,
+        case_id=team.case.id,
+        proposal="Traitement par rituximab, contrôle à 3 mois.",
+        follows_guidelines=False,
+    )
+    opinions.validate(db, actor=team.assistant, case_id=team.case.id)
+    at = page("cas", sign_in(db, team.submitter), id=str(team.case.id))
+    assert not at.exception
+    assert "Traitement par rituximab, contrôle à 3 mois." in [str(t.value) for t in at.text]
+    assert "Proposition hors recommandations" in texts(at)
+    (link,) = [b for b in at.get("link_button") if b.proto.label == "Télécharger la fiche"]
+    assert link.proto.url == f"/cases/{team.case.id}/sheet.pdf"
