@@ -1,5 +1,5 @@
 """Command line: `python -m rcp init | create-admin | seed-demo | outbox | backup | restore |
-fsck | purge-audit`."""
+fsck | purge-audit | check-production`."""
 
 from __future__ import annotations
 
@@ -147,6 +147,45 @@ def _cmd_purge_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_production(_args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from rcp import production
+
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        reasons = [e.get("msg", "").removeprefix("Value error, ") for e in error.errors()]
+        print("Démarrage refusé : réglages invalides.", file=sys.stderr)
+        for reason in reasons:
+            print(f"- {reason}", file=sys.stderr)
+        return 2
+    engine = make_engine(immediate=False)
+    try:
+        found = production.problems(settings, engine)
+    finally:
+        engine.dispose()
+    if found:
+        print("Démarrage refusé :", file=sys.stderr)
+        for reason in found:
+            print(f"- {reason}", file=sys.stderr)
+        return 2
+    for note in production.notes(settings):
+        print(f"Note : {note}", file=sys.stderr)
+    print(
+        "Réglages de production vérifiés : base "
+        f"{_hide_password(settings.effective_database_url)}, données {settings.data_dir}, "
+        f"adresse {settings.base_url}."
+    )
+    return 0
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rcp", description="Plateforme RCP")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="âge minimal (secondes) d'un orphelin ou temporaire supprimable",
     )
     p.set_defaults(func=_cmd_fsck)
+    sub.add_parser(
+        "check-production", help="refuser un démarrage de production avec des réglages de démo"
+    ).set_defaults(func=_cmd_check_production)
     p = sub.add_parser("purge-audit", help="supprimer les événements d'audit trop anciens")
     p.add_argument("--months", type=int, help="conservation (défaut : réglage, 12 mois)")
     p.set_defaults(func=_cmd_purge_audit)

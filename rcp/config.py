@@ -130,8 +130,8 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if not self.demo_mode and self.secret_key in ("", PLACEHOLDER_SECRET):
             raise ValueError(
-                "RCP_SECRET_KEY must be set to a random value outside demo mode "
-                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+                "RCP_SECRET_KEY doit être une valeur aléatoire hors du mode démonstration "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')."
             )
         if self.upload_user_max_mb < max(self.max_file_mb, self.max_case_mb):
             raise ValueError(

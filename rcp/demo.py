@@ -13,12 +13,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from sqlmodel import Session, col, func, select
 
-from rcp import attachments, cases, meeting_live
+from rcp import meeting_live
 from rcp.dates import PARIS
 from rcp.models import (
     Case,
@@ -356,6 +353,11 @@ def _live_meeting(session: Session, rcp_id: int, now: datetime) -> Meeting | Non
 
 def ct_series_zip(case: DemoCase, *, slices: int = 16, size: int = 256) -> bytes:
     """A small abdominal CT of the case's patient (its header names them), zipped."""
+    # Imported here: every `python -m rcp` command imports this module.
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
     rng = np.random.default_rng(2026)
     study_uid, series_uid = generate_uid(), generate_uid()
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
@@ -399,6 +401,8 @@ def ct_series_zip(case: DemoCase, *, slices: int = 16, size: int = 256) -> bytes
 
 def seed_live_meeting(session: Session, users: dict[str, User]) -> Meeting:
     """The GEM meeting to try now: kept if one is open, else created with its cases."""
+    from rcp import attachments, cases  # the services, with their DICOM and image imports
+
     now = utcnow()
     rcp = session.exec(select(Rcp).where(Rcp.name == LIVE_RCP)).one()
     meeting = _live_meeting(session, rcp.id, now)  # type: ignore[arg-type]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Production start (the systemd unit's and the container's command): the settings file, no
+# demo data, no demo mode. Refuses demo settings and a database that is not ready, then runs
+# `streamlit run app.py` in the foreground on ADDRESS:PORT (default 127.0.0.1:8501, behind
+# nginx). Install first (bash scripts/setup.sh), then scripts/rcp.sh init; README "Production".
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/env.sh
+if [ ! -x .venv/bin/streamlit ]; then
+  echo "Paquets absents : lancez d'abord bash scripts/setup.sh" >&2
+  exit 2
+fi
+.venv/bin/python -m rcp check-production
+exec .venv/bin/streamlit run app.py --server.address "${ADDRESS:-127.0.0.1}" \
+  --server.port "${PORT:-8501}" --server.headless true
