@@ -12,5 +12,13 @@ if [ ! -x .venv/bin/streamlit ]; then
   exit 2
 fi
 .venv/bin/python -m rcp check-production
-exec .venv/bin/streamlit run app.py --server.address "${ADDRESS:-127.0.0.1}" \
-  --server.port "${PORT:-8501}" --server.headless true
+args=(--server.address "${ADDRESS:-127.0.0.1}" --server.port "${PORT:-8501}")
+args+=(--server.headless true)
+if [ -n "${RCP_BASE_URL:-}" ]; then
+  # The name users open: Streamlit checks websocket origins against it, and without it looks
+  # up this machine's public address on the Internet at start and for unknown origins.
+  host=${RCP_BASE_URL#*://}
+  host=${host%%/*}
+  args+=(--browser.serverAddress "${host%:*}")
+fi
+exec .venv/bin/streamlit run app.py "${args[@]}"
