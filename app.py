@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from rcp import startup, web
+from rcp import startup, warmup, web
 from rcp.ui import failsafe, server_stats
 
 # Uvicorn imports this module once its socket is bound: the address and port are final.
 startup.announce(st.config.get_option("server.address"), st.config.get_option("server.port"))
 server_stats.install()  # sessions, held uploads and rooms in /metrics
+warmup.start()  # PDF fonts and plotting, before the first "Valider l'avis"
 
 app = st.App(
     "rcp_app.py",

@@ -4,12 +4,19 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from rcp import cases, opinions
+from rcp import cases, opinions, sheet_data
 from rcp.dates import format_date, format_datetime
-from rcp.errors import RcpError
+from rcp.errors import PermissionDenied, RcpError
 from rcp.models import CaseStatus, Opinion
-from rcp.ui import navigation, protected
-from rcp.ui.context import db, flash, require_user, show_error, show_flash
+from rcp.ui import keys, navigation, protected
+from rcp.ui.context import (
+    current_user,
+    db,
+    flash,
+    require_user,
+    show_error,
+    show_flash,
+)
 from rcp.ui.links import query_int
 from rcp.ui.text import escape_markdown
 
@@ -43,6 +50,49 @@ def act(call: Callable[..., object], success: str, **kwargs: object) -> bool:
     flash(success)
     st.rerun()
     return True  # pragma: no cover - st.rerun() does not return
+
+
+def submit_opinion(target_case_id: int, validating: bool) -> None:
+    """ "Enregistrer le brouillon" / "Valider l'avis": save what the form shows, then validate.
+
+    A widget callback: the session is checked again here (it runs before the page's own
+    check), and the French outcome is left for the run that follows.
+    """
+    state = st.session_state
+    reason = state.get("avis_quorum_reason") or ""
+    fields = {
+        "proposal": state.get("avis_proposal", ""),
+        "rationale": state.get("avis_rationale", ""),
+        "references": state.get("avis_references", ""),
+        "clinical_trial": state.get("avis_trial", ""),
+        "follow_up_doctor": state.get("avis_follow_up", ""),
+        "follows_guidelines": state.get("avis_follows"),
+        "quorum_reason": reason,
+    }
+    try:
+        with db() as session:
+            actor = current_user()
+            if actor is None:
+                raise PermissionDenied("Votre session a expiré : reconnectez-vous.")
+            actor = session.merge(actor)
+            # What the coordinator sees is what gets validated: the form is saved first.
+            opinions.save_draft(session, actor=actor, case_id=target_case_id, **fields)
+            if validating:
+                opinions.validate(
+                    session,
+                    actor=actor,
+                    case_id=target_case_id,
+                    quorum_reason=reason,
+                    confirm_key_image_identity=bool(state.get("avis_confirm_identity")),
+                )
+    except RcpError as error:
+        state[keys.AVIS_ERROR] = str(error)
+    else:
+        flash(
+            "Avis validé : la fiche est prête et le médecin demandeur est prévenu."
+            if validating
+            else "Brouillon enregistré."
+        )
 
 
 # --- heading ---------------------------------------------------------------------------------
@@ -177,6 +227,8 @@ with db() as session:
         st.stop()
 
 # A new opinion answers the guidelines question explicitly (no pre-ticked "yes").
+# The sheet's lab plot is drawn while the coordinator writes, not after "Valider l'avis".
+sheet_data.prepare(case)
 values = (
     opinions.fields_of(draft)
     if draft is not None
@@ -203,20 +255,18 @@ with case_column, st.container(border=True, key="avis_case_file"):
                 st.text(text)
 
 with form_column, st.form("avis_form", border=True):
-    proposal = st.text_area(
-        "Proposition de la RCP", value=values.proposal, height=140, key="avis_proposal"
-    )
-    rationale = st.text_area("Argumentaire", value=values.rationale, key="avis_rationale")
-    references = st.text_area("Références", value=values.references, key="avis_references")
-    clinical_trial = st.text_input(
+    st.text_area("Proposition de la RCP", value=values.proposal, height=140, key="avis_proposal")
+    st.text_area("Argumentaire", value=values.rationale, key="avis_rationale")
+    st.text_area("Références", value=values.references, key="avis_references")
+    st.text_input(
         "Essai clinique proposé (le cas échéant)",
         value=values.clinical_trial,
         key="avis_trial",
     )
-    follow_up = st.text_input(
+    st.text_input(
         "Médecin responsable du suivi", value=values.follow_up_doctor, key="avis_follow_up"
     )
-    follows = st.radio(
+    st.radio(
         "La proposition suit-elle les recommandations en vigueur ?",
         list(GUIDELINES),
         index=None
@@ -231,17 +281,16 @@ with form_column, st.form("avis_form", border=True):
 
     st.markdown("**Quorum**")
     if quorum.attendees:
-        st.dataframe(
-            [
-                {"Participant": a.name, "Spécialité": a.specialty, "Établissement": a.institution}
+        # A plain list: st.dataframe cost ~0.1-0.3 s a run (pandas and Arrow) for a few names.
+        st.markdown(
+            "\n".join(
+                f"- {escape_markdown(a.name)} — {escape_markdown(a.specialty)}, "
+                f"{escape_markdown(a.institution)}"
                 for a in quorum.attendees
-            ],
-            hide_index=True,
-            width="stretch",
+            )
         )
     else:
         st.caption("Personne n'a encore rejoint la salle de cette séance.")
-    reason = ""
     if quorum.met:
         st.success(f"Quorum atteint : {quorum.summary()}.", icon=":material/check_circle:")
     else:
@@ -250,13 +299,12 @@ with form_column, st.form("avis_form", border=True):
             "motif ; il sera consigné sur la fiche.",
             icon=":material/warning:",
         )
-        reason = st.text_area(
+        st.text_area(
             "Motif de validation sans quorum",
             value=(draft.quorum_reason or "") if draft is not None else "",
             key="avis_quorum_reason",
         )
 
-    confirm_identity = False
     if view.key_image_identity_warning:
         st.error(
             "**L'image clé choisie porte l'identité d'un autre patient** dans son en-tête "
@@ -264,47 +312,32 @@ with form_column, st.form("avis_form", border=True):
             "image ci-dessous, ou confirmez qu'elle appartient bien à ce patient.",
             icon=":material/warning:",
         )
-        confirm_identity = st.checkbox(
+        st.checkbox(
             "Je confirme que l'image clé appartient bien à ce patient malgré son en-tête "
             "DICOM (confirmation consignée sur la fiche avec mon nom)",
             key="avis_confirm_identity",
         )
 
     with st.container(horizontal=True):
-        save = st.form_submit_button("Enregistrer le brouillon", icon=":material/save:")
-        validate = st.form_submit_button(
-            "Valider l'avis", type="primary", icon=":material/verified:"
+        # Callbacks: they run before the next script run, which then draws the result once
+        # (a button read in the script would draw the page, act, and rerun to draw it again).
+        st.form_submit_button(
+            "Enregistrer le brouillon",
+            icon=":material/save:",
+            on_click=submit_opinion,
+            args=(case.id, False),
+        )
+        st.form_submit_button(
+            "Valider l'avis",
+            type="primary",
+            icon=":material/verified:",
+            on_click=submit_opinion,
+            args=(case.id, True),
         )
 
-fields = {
-    "proposal": proposal,
-    "rationale": rationale,
-    "references": references,
-    "clinical_trial": clinical_trial,
-    "follow_up_doctor": follow_up,
-    "follows_guidelines": follows,
-    "quorum_reason": reason,
-}
-if save:
-    act(opinions.save_draft, "Brouillon enregistré.", **fields)
-if validate:
-    # What the coordinator sees is what gets validated: save the form first.
-    try:
-        with db() as session:
-            actor = session.merge(user)
-            opinions.save_draft(session, actor=actor, case_id=case.id, **fields)
-            opinions.validate(
-                session,
-                actor=actor,
-                case_id=case.id,
-                quorum_reason=reason,
-                confirm_key_image_identity=confirm_identity,
-            )
-    except RcpError as error:
-        show_error(error)
-    else:
-        flash("Avis validé : la fiche est prête et le médecin demandeur est prévenu.")
-        st.rerun()
+error = st.session_state.pop(keys.AVIS_ERROR, None)
+if error:
+    st.error(error, icon=":material/error:")
 
 if draft is not None:
     st.link_button(

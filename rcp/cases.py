@@ -331,7 +331,7 @@ def labs_plot(session: Session, *, actor: User, case_id: int, viewer: str) -> by
     if not case.labs:
         return None
     values = [labs.validate_lab_value(r["code"], r["value"], r["taken_on"]) for r in case.labs]
-    return labs.trend_plot_png(values)
+    return labs.trend_plot_cached(tuple(values))
 
 
 def may_edit(session: Session, *, actor: User, case: Case) -> bool:

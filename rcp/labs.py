@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -311,3 +315,57 @@ def trend_plot_png(
     buffer = io.BytesIO()
     palette.save(buffer, format="PNG", dpi=(dpi, dpi))
     return buffer.getvalue()
+
+
+log = logging.getLogger(__name__)
+_PLOTS_KEPT = 64
+_plots: OrderedDict[tuple[LabValue, ...], Future[bytes | None]] = OrderedDict()
+_plots_lock = threading.Lock()
+
+
+def trend_plot_cached(values: tuple[LabValue, ...]) -> bytes | None:
+    """``trend_plot_png`` kept per set of values (the last 64): a case's labs are fixed once it
+    is submitted, and its plot is drawn for the case page, the meeting page and every sheet.
+
+    A plot being drawn by another thread (``warm_trend_plot``) is waited for, not drawn twice.
+    """
+    with _plots_lock:
+        future = _plots.get(values)
+        mine = future is None
+        if mine:
+            future = _plots[values] = Future()
+            while len(_plots) > _PLOTS_KEPT:
+                _plots.popitem(last=False)
+        else:
+            _plots.move_to_end(values)
+    assert future is not None
+    if mine:
+        try:
+            future.set_result(trend_plot_png(values))
+        except BaseException as error:
+            with _plots_lock:
+                _plots.pop(values, None)  # not kept: the next call tries again
+            future.set_exception(error)
+    return future.result()
+
+
+def warm_trend_plot(values: Sequence[LabValue]) -> None:
+    """Draw the plot in a background thread, so that the next sheet finds it ready.
+
+    The opinion page calls it: matplotlib takes from 0.3 s to over a second on a busy
+    server, which "Valider l'avis" would otherwise wait for.
+    """
+    key = tuple(values)
+    if not key:
+        return
+    with _plots_lock:
+        if key in _plots:
+            return
+
+    def draw() -> None:
+        try:
+            trend_plot_cached(key)
+        except Exception:  # noqa: BLE001 - the sheet draws it again and reports any error
+            log.exception("trend plot warm-up failed")
+
+    threading.Thread(target=draw, name="rcp-trend-plot", daemon=True).start()

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
-from rcp import dicom
+from rcp import dicom, labs
 from rcp.config import get_settings
 from rcp.dates import PARIS
 from rcp.directory import trail
 from rcp.errors import InvalidInput, NotFound
 from rcp.files import FileStore
-from rcp.labs import LabValue, trend_plot_png, validate_lab_value
+from rcp.labs import LabValue, trend_plot_cached, validate_lab_value
 from rcp.models import Attachment, AttachmentKind, Case, Meeting, Opinion, User
 from rcp.sheets import (
     Attendee,
@@ -159,11 +158,16 @@ def lab_values(case: Case) -> list[LabValue]:
     ]
 
 
-@lru_cache(maxsize=16)
 def _trend_plot(values: tuple[LabValue, ...]) -> bytes | None:
     # matplotlib takes a few hundred milliseconds; a case's labs are fixed once it is
     # submitted, and its sheet is drawn several times (preview, validation, corrections).
-    return trend_plot_png(values)
+    return trend_plot_cached(values)
+
+
+def prepare(case: Case) -> None:
+    """Start drawing what the case's sheet will need (its lab plot) in the background: the
+    opinion page calls it, so that "Valider l'avis" does not wait for matplotlib."""
+    labs.warm_trend_plot(lab_values(case))
 
 
 def _clinical(case: Case) -> ClinicalFile:

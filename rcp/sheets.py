@@ -182,10 +182,86 @@ _NBSP_BEFORE = re.compile(r" (?=[»;:!?])")
 _SEX_LABELS = {"F": "Féminin", "M": "Masculin"}
 
 
+# The scripts and symbols a sheet prints: Latin (with every accent, Vietnamese included),
+# combining marks, Greek and Cyrillic, punctuation, super/subscripts, currency, letter-like
+# symbols, number forms, arrows, mathematical operators, shapes and symbols (⚠, ✓). DejaVu
+# holds ~6,000 glyphs per face; fpdf2 re-reads and subsets every face of every document it
+# saves, which took most of the ~0.7 s a sheet cost (bench/validate_click.py): the faces are
+# cut once to these ranges (~2,500 glyphs, hinting and OpenType layout that fpdf2 does not use
+# dropped) and kept in a cache folder shared by the app's processes.
+_FONT_RANGES = (
+    (0x0020, 0x024F),
+    (0x0300, 0x036F),
+    (0x0370, 0x03FF),
+    (0x0400, 0x04FF),
+    (0x1E00, 0x1EFF),
+    (0x2000, 0x218F),
+    (0x2190, 0x22FF),
+    (0x25A0, 0x27BF),
+)
+_font_lock = threading.Lock()
+
+
+def _font_cache_key() -> str:
+    from importlib.metadata import version
+
+    stamp = repr((_FONT_RANGES, version("fonttools"), matplotlib.__version__, _FONT_FILES))
+    return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _font_dir() -> Path:
+    """The folder of the cut DejaVu faces, made on first use (a few seconds, once a machine).
+
+    The folder is in the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``: the app's own
+    account, not a world-writable /tmp). Falls back to matplotlib's full faces when it cannot
+    be written.
+    """
+    import os
+
+    from fontTools import subset
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / f"rcp-fonts-{_font_cache_key()}"
+    with _font_lock:
+        if all((folder / name).is_file() for name in _FONT_FILES.values()):
+            return folder
+        try:
+            folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+            unicodes = [u for low, high in _FONT_RANGES for u in range(low, high + 1)]
+            for name in _FONT_FILES.values():
+                face = ttLib.TTFont(_FONT_DIR / name, recalcTimestamp=False)
+                options = subset.Options()
+                options.layout_features = []
+                options.hinting = False
+                options.name_IDs = ["*"]
+                options.notdef_outline = True
+                options.glyph_names = True
+                options.drop_tables += ["FFTM"]
+                cutter = subset.Subsetter(options)
+                cutter.populate(unicodes=unicodes)
+                cutter.subset(face)
+                # Written aside then renamed: another process never reads half a font.
+                partial = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
+                face.save(partial)
+                face.close()
+                os.replace(partial, folder / name)
+        except OSError:
+            return _FONT_DIR
+    return folder
+
+
+def prepare_fonts() -> None:
+    """Cut and load the faces ahead of the first sheet (the server calls it at start-up)."""
+    _printable_codepoints()
+    for style in _FONT_FILES:
+        _font_template(style)
+
+
 @lru_cache(maxsize=1)
 def _printable_codepoints() -> frozenset[int]:
     """Code points that all three DejaVu faces can draw (read once per process)."""
-    faces = [ttLib.TTFont(_FONT_DIR / name, lazy=True) for name in _FONT_FILES.values()]
+    faces = [ttLib.TTFont(_font_dir() / name, lazy=True) for name in _FONT_FILES.values()]
     common = set(faces[0].getBestCmap())
     for face in faces[1:]:
         common &= set(face.getBestCmap())
@@ -724,7 +800,7 @@ class _Writer:
 @lru_cache(maxsize=len(_FONT_FILES))
 def _font_template(style: str) -> TTFFont:
     scratch = FPDF()
-    scratch.add_font(_FAMILY, style, _FONT_DIR / _FONT_FILES[style])
+    scratch.add_font(_FAMILY, style, _font_dir() / _FONT_FILES[style])
     return scratch.fonts[f"{_FAMILY.lower()}{style}"]  # type: ignore[return-value]
 
 
@@ -753,7 +829,7 @@ def _add_fonts(pdf: FPDF, *, cached: bool) -> None:
                 continue
             except (AttributeError, TypeError, KeyError):  # pragma: no cover - fpdf2 changed
                 pdf.fonts.pop(key, None)
-        pdf.add_font(_FAMILY, style, _FONT_DIR / name)
+        pdf.add_font(_FAMILY, style, _font_dir() / name)
 
 
 # Decoding and re-compressing a PNG costs fpdf2 15-70 ms; a sheet is often rendered several

@@ -51,3 +51,5 @@ SEANCE_CHAT = "seance_chat_buffer"
 SEANCE_LIVE_ERROR = "seance_live_error"
 # Video room: the French message of a coordinator's failed screen-share grant or withdrawal.
 SALLE_PANEL_ERROR = "salle_panel_error"
+# Opinion page: the French message of the last failed "Enregistrer le brouillon" / "Valider".
+AVIS_ERROR = "avis_submit_error"

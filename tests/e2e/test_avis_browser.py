@@ -63,6 +63,7 @@ def test_coordinator_validates_participant_downloads_outsider_is_refused(
     coordinator.get_by_text("Quorum atteint : 3 participant(s)").wait_for()
     coordinator.get_by_label("Proposition de la RCP").fill(PROPOSAL)
     coordinator.get_by_label("Médecin responsable du suivi").fill("Dr Zoé Lefèvre-Cœur")
+    coordinator.get_by_text("Oui", exact=True).click()  # the guidelines question, no default
     shot(coordinator, "avis_01_editor")
     coordinator.get_by_role("button", name="Valider l'avis").click()
     coordinator.get_by_text(re.compile(r"Avis validé le .* par Dr Hélène Dubœuf")).wait_for(

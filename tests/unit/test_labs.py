@@ -134,3 +134,31 @@ def test_plot_is_deterministic_and_safe_from_several_threads() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: trend_plot_png(values, width_px=500, dpi=100), range(4)))
     assert results == [expected] * 4
+
+
+def test_a_plot_being_drawn_is_waited_for_not_drawn_twice(monkeypatch) -> None:
+    """The opinion page starts the plot; "Valider l'avis" then waits for it instead of
+    drawing it again (no timing: the fake drawing waits for the test's signal)."""
+    import threading
+
+    from rcp import labs
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_plot(values):
+        calls.append(values)
+        started.set()
+        release.wait(10)
+        return b"PNG"
+
+    monkeypatch.setattr(labs, "trend_plot_png", slow_plot)
+    values = (labs.validate_lab_value("creatinine", "131", "2026-02-03"),)
+    labs.warm_trend_plot(values)
+    assert started.wait(10)
+    result: list[bytes | None] = []
+    waiter = threading.Thread(target=lambda: result.append(labs.trend_plot_cached(values)))
+    waiter.start()
+    release.set()
+    waiter.join(10)
+    assert result == [b"PNG"] and len(calls) == 1
+    assert labs.trend_plot_cached(values) == b"PNG" and len(calls) == 1  # kept

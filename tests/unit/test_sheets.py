@@ -321,3 +321,21 @@ def test_first_page_renders_to_a_non_blank_png() -> None:
     inked = (grey < 200).mean()
     assert 0.02 < inked < 0.5
     assert grey.std() > 20
+
+
+def test_the_sheet_fonts_are_cut_to_what_a_sheet_prints() -> None:
+    """fpdf2 re-reads every face of every document: the faces are cut once (fewer glyphs,
+    faster sheets) and still print French, Greek, Cyrillic and the sheet's symbols."""
+    from fontTools import ttLib
+
+    from rcp import sheets
+
+    for name in sheets._FONT_FILES.values():
+        full = ttLib.TTFont(sheets._FONT_DIR / name, lazy=True)
+        cut = ttLib.TTFont(sheets._font_dir() / name, lazy=True)
+        assert len(cut.getGlyphOrder()) < len(full.getGlyphOrder()) / 2
+        full.close()
+        cut.close()
+    printable = sheets._printable_codepoints()
+    for text in ("Lœvenbruck Éloïse à ç ÿ Ş ø", "µg α β ≥ ≤ ± →", "Иванова", "⚠ ✓ « » – …"):
+        assert all(ord(ch) in printable for ch in text if not ch.isspace()), text
