@@ -1,5 +1,7 @@
 """The Streamlit script: page config, the sign-in gate and the menu built from the user's roles."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from rcp import metrics
@@ -8,7 +10,10 @@ from rcp.ui import chrome, failsafe, keys, navigation
 from rcp.ui.context import current_user, requested_path
 
 settings = get_settings()
-st.set_page_config(page_title=settings.platform_name, page_icon=":material/groups:", layout="wide")
+FAVICON = str(Path(__file__).parent / "rcp" / "ui" / "assets" / "favicon.png")
+# A local icon: ":material/…" icons make the browser fetch the favicon from a Google font
+# server (a request leaving the platform, refused by its Content-Security-Policy).
+st.set_page_config(page_title=settings.platform_name, page_icon=FAVICON, layout="wide")
 
 chrome.finish_sign_out()
 user = current_user()

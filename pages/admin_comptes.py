@@ -8,6 +8,7 @@ from rcp.errors import RcpError
 from rcp.models import UserStatus, utcnow
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+from rcp.ui.text import escape_markdown
 from rcp.validation import mask_phone
 
 STATUS_LABELS = {
@@ -63,7 +64,8 @@ for user in users:
         + (" · bloqué" if locked else "")
     ):
         st.markdown(
-            f"{user.email} · {mask_phone(user.phone)} · {user.specialty}, {user.institution}  \n"
+            f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · {user.specialty}, "
+            f"{escape_markdown(user.institution)}  \n"
             f"Inscrit le {format_datetime(user.created_at)} · dernière connexion "
             f"{format_datetime(user.last_sign_in_at)} · application d'authentification : "
             f"{'oui' if user.totp_secret else 'non'}"

@@ -7,6 +7,7 @@ from rcp.dates import format_date, format_datetime, to_paris
 from rcp.errors import RcpError
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+from rcp.ui.text import escape_markdown
 
 PAGE_SIZE = 10
 REFUSING = "inscriptions_refusing"  # id of the request whose refusal form is open
@@ -37,7 +38,8 @@ for user in pending:
     with st.container(border=True, key=f"inscriptions_card_{user.id}"):
         st.markdown(
             f"**{user.last_name.upper()} {user.first_name}** — {user.specialty}, "
-            f"{user.institution}  \n{user.email} · RPPS : {user.rpps or 'non renseigné'} · "
+            f"{escape_markdown(user.institution)}  \n{escape_markdown(user.email)} · "
+            f"RPPS : {user.rpps or 'non renseigné'} · "
             f"demande du {format_datetime(user.created_at)}"
         )
         context = contexts.get(user.id)

@@ -9,7 +9,7 @@ from rcp.config import get_settings
 from rcp.errors import RcpError
 from rcp.models import OtpChannel
 from rcp.ui import keys, prerequisites
-from rcp.ui.context import client_ip, db, show_error
+from rcp.ui.context import browser_key, client_ip, db, show_error
 from rcp.ui.redirect import browser_redirect
 
 settings = get_settings()
@@ -94,7 +94,9 @@ def code_step() -> None:
     if submitted:
         try:
             with db() as session:
-                handoff = auth.verify_sign_in_code(session, challenge_id=challenge_id, code=code)
+                handoff = auth.verify_sign_in_code(
+                    session, challenge_id=challenge_id, code=code, browser_key=browser_key()
+                )
         except RcpError as error:
             show_error(error)
             if isinstance(error, auth.AccountLocked):

@@ -93,7 +93,10 @@ def participants_block(view: meetings.MeetingView) -> None:
         st.caption("Personne n'est encore invité.")
     for row in view.participants:
         cols = st.columns([4, 2, 1, 1], vertical_alignment="center")
-        cols[0].markdown(f"{row.user.display_name} — {row.user.specialty}, {row.user.institution}")
+        cols[0].markdown(
+            f"{row.user.display_name} — {row.user.specialty}, "
+            f"{escape_markdown(row.user.institution)}"
+        )
         cols[1].markdown(f"*{row.label}*")
         if (
             view.is_coordinator

@@ -324,11 +324,20 @@ def _check_challenge_code(
         raise AuthFailed(WRONG_CODE)
 
 
-def verify_sign_in_code(session: Session, *, challenge_id: int, code: str) -> str:
+def _handoff_hash(handoff: str, browser_key: str) -> str:
+    return token_hash(f"{handoff}|{browser_key}")
+
+
+def verify_sign_in_code(
+    session: Session, *, challenge_id: int, code: str, browser_key: str = ""
+) -> str:
     """Second step: check the code; returns a single-use hand-off code for the cookie route.
 
     The hand-off code (valid one minute) is what the browser carries to the HTTP route that
-    sets the session cookie; the session token itself never passes through the page.
+    sets the session cookie; the session token itself never passes through the page. It is
+    bound to ``browser_key`` (the browser's ``rcp_browser`` cookie, see rcp.browser_key):
+    ``complete_sign_in`` accepts it only with the same key, so a code cannot sign in another
+    browser (login CSRF).
     """
     settings = get_settings()
     now = _now()
@@ -340,7 +349,7 @@ def verify_sign_in_code(session: Session, *, challenge_id: int, code: str) -> st
         raise AccountNotActive("Votre compte n'est pas actif.")
     handoff = new_token()
     challenge.used_at = now
-    challenge.handoff_hash = token_hash(handoff)
+    challenge.handoff_hash = _handoff_hash(handoff, browser_key)
     challenge.handoff_expires_at = now + timedelta(seconds=settings.handoff_ttl_seconds)
     user.failed_attempts = 0
     user.locked_until = None
@@ -358,14 +367,22 @@ def verify_sign_in_code(session: Session, *, challenge_id: int, code: str) -> st
 
 
 def complete_sign_in(
-    session: Session, *, handoff: str, user_agent: str = "", ip_address: str = ""
+    session: Session,
+    *,
+    handoff: str,
+    browser_key: str = "",
+    user_agent: str = "",
+    ip_address: str = "",
 ) -> tuple[LoginSession, str]:
-    """Exchange the hand-off code for a login session; returns it and the cookie token."""
+    """Exchange the hand-off code for a login session; returns it and the cookie token.
+
+    Only with the ``browser_key`` the code was bound to (see ``verify_sign_in_code``).
+    """
     settings = get_settings()
     now = _now()
     challenge = session.exec(
         select(OtpChallenge)
-        .where(OtpChallenge.handoff_hash == token_hash(handoff or ""))
+        .where(OtpChallenge.handoff_hash == _handoff_hash(handoff or "", browser_key or ""))
         .with_for_update()  # single use on PostgreSQL too (see _open_challenge)
     ).first()
     if (

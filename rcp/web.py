@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from rcp import attachments, auth, metrics, uploads, web_monitoring
+from rcp import attachments, auth, browser_key, csp, metrics, uploads, web_monitoring
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, RcpError
@@ -24,7 +24,7 @@ SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
     # Streamlit's components live in same-origin iframes; other sites may not frame us.
     b"x-frame-options": b"SAMEORIGIN",
-    b"content-security-policy": b"frame-ancestors 'self'",
+    # b"content-security-policy": per path, see rcp/csp.py (added by the middleware).
     # The sign-in hand-off code and reset tokens travel in URLs: never leak them as Referer.
     b"referrer-policy": b"same-origin",
     b"permissions-policy": b"camera=(self), microphone=(self), display-capture=(self)",
@@ -60,11 +60,17 @@ def complete_sign_in(request: Request) -> Response:
     handoff = request.query_params.get("h", "")
     target = safe_next(request.query_params.get("next"))
     client = request.client.host if request.client else ""
+    browser = request.cookies.get(browser_key.COOKIE, "")
+    if not browser or request.headers.get("sec-fetch-site") == "cross-site":
+        # Another site sent this browser here, or it is not the browser that passed the
+        # second factor: no session (login CSRF).
+        return RedirectResponse("/?auth=expired", status_code=303)
     try:
         with session_scope(_engine()) as session:
             _login, token = auth.complete_sign_in(
                 session,
                 handoff=handoff,
+                browser_key=browser,
                 user_agent=request.headers.get("user-agent", ""),
                 ip_address=client,
             )
@@ -159,9 +165,10 @@ class SecurityHeadersMiddleware:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.lower() not in SECURITY_HEADERS
+                    if k.lower() not in SECURITY_HEADERS and k.lower() != b"content-security-policy"
                 ]
                 headers.extend(SECURITY_HEADERS.items())
+                headers.append((b"content-security-policy", csp.for_path(scope.get("path", ""))))
                 message["headers"] = headers
             await send(message)
 
@@ -200,6 +207,7 @@ def middleware() -> list[Middleware]:
         Middleware(metrics.RequestTimer),
         Middleware(web_monitoring.StreamlitMetricsGuard),
         Middleware(SecurityHeadersMiddleware),
+        Middleware(browser_key.BrowserKeyMiddleware, secure=_cookie_secure()),
         Middleware(
             uploads.UploadGuardMiddleware,
             authenticate=_upload_user,

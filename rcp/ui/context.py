@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from rcp import auth
+from rcp.browser_key import COOKIE as BROWSER_COOKIE
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import RcpError
@@ -45,6 +46,15 @@ def session_token() -> str | None:
         return None
     # AppTest hands out mock objects for browser context: only a real string is a token.
     return value if isinstance(value, str) else None
+
+
+def browser_key() -> str:
+    """This browser's ``rcp_browser`` cookie (rcp.browser_key), or "" when it has none."""
+    try:
+        value = st.context.cookies.get(BROWSER_COOKIE)
+    except Exception:  # noqa: BLE001 - no browser context (bare script run)
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def current_user(*, touch: bool = True) -> User | None:

@@ -19,6 +19,7 @@ from rcp.ui.links import (
     meeting_link,
     query_int,
 )
+from rcp.ui.text import escape_markdown
 
 MEMBERS_PER_PAGE = 10
 
@@ -164,7 +165,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
             c1.markdown(
                 f"**{row.user.display_name}** ({row.user.specialty}, "
-                f"{row.user.institution}) demande à devenir membre"
+                f"{escape_markdown(row.user.institution)}) demande à devenir membre"
             )
             for col, accept, label in ((c2, True, "Accepter"), (c3, False, "Refuser")):
                 if col.button(label, key=f"rcp_member_{'ok' if accept else 'no'}_{row.member.id}"):
@@ -215,7 +216,10 @@ def _members_admin(user: User, rcp_id: int) -> None:
             known = {r.user.id for r in active}
             for doctor in [d for d in found if d.id not in known][:10]:
                 c1, c2 = st.columns([5, 1], vertical_alignment="center")
-                c1.markdown(f"{doctor.display_name} — {doctor.specialty}, {doctor.institution}")
+                c1.markdown(
+                    f"{doctor.display_name} — {doctor.specialty}, "
+                    f"{escape_markdown(doctor.institution)}"
+                )
                 if c2.button("Ajouter", key=f"rcp_member_add_{doctor.id}"):
                     try:
                         with db() as session:
