@@ -7,12 +7,18 @@ from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.ui import paging
 from rcp.ui.context import db, require_admin_page
+from rcp.ui.text import escape_markdown
 
 PAGE_SIZE = 20
 
 admin = require_admin_page()
 settings = get_settings()
 st.title("Boîte d'envoi")
+st.caption(
+    "Les codes à usage unique et les liens personnels (connexion, réinitialisation, "
+    "inscription) sont masqués : la boîte d'envoi montre qu'ils ont été envoyés, à qui et "
+    "quand, sans permettre d'agir à la place du destinataire."
+)
 st.caption(
     "E-mails : "
     + ("serveur SMTP configuré" if settings.smtp_configured else "conservés ici")
@@ -33,8 +39,10 @@ if not messages:
 paging.controls(page, key="outbox")
 for message in messages:
     icon = "✉️" if message.channel == "email" else "📱"
-    title = message.subject or (message.body or "")[:60]
-    with st.expander(f"{icon} {format_datetime(message.created_at)} · {message.to} · {title}"):
+    title = escape_markdown(message.subject or (message.body or "")[:60])
+    with st.expander(
+        f"{icon} {format_datetime(message.created_at)} · {escape_markdown(message.to)} · {title}"
+    ):
         st.caption(f"Statut : {message.status}" + (f" · {message.error}" if message.error else ""))
         st.text(message.body or "(contenu remis au transport, non conservé)")
         for attachment in message.attachments or []:

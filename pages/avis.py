@@ -29,9 +29,14 @@ if case_id is None:
     st.error("Lien incomplet : aucun cas n'est indiqué.")
     st.stop()
 
+seen = st.session_state.setdefault(keys.OPINIONS_VIEWED, set())
 try:
     with db() as session:
-        view = opinions.opinion_page(session, actor=user, case_id=case_id)
+        # The first view in this browser session is audited (identity and opinion shown).
+        view = opinions.opinion_page(
+            session, actor=user, case_id=case_id, audit_view=case_id not in seen
+        )
+    seen.add(case_id)
 except RcpError as error:
     show_error(error)
     st.stop()
@@ -156,7 +161,7 @@ if validated is not None:
             + (", ".join(f"{a['name']} ({a['specialty']})" for a in attendees) or "aucun")
         )
         if opinion.quorum_reason:
-            st.caption(f"Motif consigné : {opinion.quorum_reason}")
+            st.caption(f"Motif consigné : {escape_markdown(opinion.quorum_reason)}")
     st.markdown("Empreinte SHA-256 de la fiche (pour vérifier une copie imprimée) :")
     st.code(opinion.sheet_sha256 or "", language=None)
     # The sheet leaves through an authenticated, audited route (never /media).

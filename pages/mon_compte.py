@@ -1,7 +1,5 @@
 """Mon compte: profile, password, mobile number, authenticator app and active sessions."""
 
-import io
-
 import segno
 import streamlit as st
 
@@ -163,9 +161,14 @@ with security:
                 st.rerun()
         else:
             uri = st.session_state[keys.TOTP_URI]
-            buffer = io.BytesIO()
-            segno.make(uri, error="m").save(buffer, kind="png", scale=5, border=2)
-            st.image(buffer.getvalue(), caption="Scannez ce QR code avec l'application.", width=220)
+            # Inline (data: URI) rather than st.image: st.image would put the code, which holds
+            # the account's secret, under /media where any holder of the URL could fetch it.
+            data_uri = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
+            st.html(
+                f'<img src="{data_uri}" alt="QR code de l&#x27;application d&#x27;authentification"'
+                ' style="width:220px;height:auto;display:block;">'
+            )
+            st.caption("Scannez ce QR code avec l'application.")
             with st.expander("Impossible de scanner ? Saisir la clé à la main"):
                 st.code(uri.split("secret=", 1)[1].split("&", 1)[0])
             with st.form("compte_totp_confirm_form"):

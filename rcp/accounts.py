@@ -10,7 +10,7 @@ from rcp import audit, invites, notify
 from rcp.auth import revoke_all_sessions
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from rcp.models import OutboxMessage, User, UserStatus, utcnow
+from rcp.models import OutboxChannel, OutboxMessage, User, UserStatus, utcnow
 from rcp.permissions import require_active, require_admin
 from rcp.security import hash_password
 from rcp.validation import (
@@ -368,9 +368,31 @@ def update_profile(
 def read_outbox(
     session: Session, *, actor: User, to: str | None = None, limit: int = 100, offset: int = 0
 ) -> list[OutboxMessage]:
-    """The outbox (pilot mode: emails and SMS not handed to a transport), for admins."""
+    """The outbox (pilot mode: emails and SMS not handed to a transport), for admins.
+
+    One-time codes and single-use links are masked (``notify.redact``): an admin sees that a
+    code or a link was sent, to whom and when, never the secret that would let them sign in
+    as the recipient. The rows returned are detached copies; the stored messages are intact.
+    """
     require_admin(actor)
-    return notify.list_outbox(session, to=to or None, limit=limit, offset=offset)
+    rows = notify.list_outbox(session, to=to or None, limit=limit, offset=offset)
+    return [
+        OutboxMessage(
+            id=row.id,
+            created_at=row.created_at,
+            channel=row.channel,
+            to=row.to,
+            subject=notify.redact(row.subject) or "",
+            body=notify.redact(row.body, codes=row.channel == OutboxChannel.sms),
+            attachments=[
+                {**item, "content": notify.redact(item.get("content"))}
+                for item in row.attachments or []
+            ],
+            status=row.status,
+            error=row.error,
+        )
+        for row in rows
+    ]
 
 
 def count_outbox(session: Session, *, actor: User, to: str | None = None) -> int:

@@ -11,18 +11,23 @@ posted and its length, never its text (it may hold patient data).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from rcp import audit
-from rcp.errors import InvalidInput
+from rcp.config import get_settings
+from rcp.errors import InvalidInput, RateLimited
 from rcp.meeting_live import access, require_live
-from rcp.models import ChatMessage, User
+from rcp.models import ChatMessage, User, utcnow
 from rcp.validation import clean_text
 
 MAX_LENGTH = 2000
 DEFAULT_LIMIT = 200
+POLL_MAX_CHARS = 64_000
+"""Most message text one poll (``list_messages`` with ``after_id``) returns: a poller that
+fell behind gets the rest at its next polls, in order."""
+RATE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,21 @@ def post_message(session: Session, *, actor: User, meeting_id: int, body: str) -
     text = clean_text(body, label="Message", field="body", max_length=MAX_LENGTH, multiline=True)
     if not text:
         raise InvalidInput("Le message est vide.", field="body")
+    limit = get_settings().chat_max_per_minute
+    # The author's limit-th latest message in this meeting: within the last minute, too many.
+    # (Newest first, stopping after `limit` of them: cheap however long the chat.)
+    oldest_of_recent = session.exec(
+        select(ChatMessage.created_at)
+        .where(ChatMessage.meeting_id == room.meeting.id, ChatMessage.author_id == actor.id)
+        .order_by(col(ChatMessage.id).desc())
+        .offset(limit - 1)
+        .limit(1)
+    ).first()
+    if oldest_of_recent is not None and oldest_of_recent >= utcnow() - RATE_WINDOW:
+        raise RateLimited(
+            f"Vous avez envoyé {limit} messages en une minute : attendez quelques secondes "
+            "avant d'en envoyer un autre."
+        )
     message = ChatMessage(meeting_id=room.meeting.id, author_id=actor.id, body=text)  # type: ignore[arg-type]
     session.add(message)
     session.flush()
@@ -66,11 +86,13 @@ def list_messages(
     meeting_id: int,
     after_id: int | None = None,
     limit: int = DEFAULT_LIMIT,
+    max_chars: int = POLL_MAX_CHARS,
 ) -> list[ChatLine]:
     """Messages oldest first: the latest ``limit`` ones, or those after ``after_id``.
 
-    With ``after_id`` the oldest ``limit`` messages after it come back, so a poller that fell
-    behind catches up in order by calling again with the last id it got.
+    With ``after_id`` the oldest ``limit`` messages after it come back, at most ``max_chars``
+    of text (and at least one message), so a poller that fell behind catches up in order by
+    calling again with the last id it got; without it, the latest ones within ``max_chars``.
     """
     room = access(session, actor=actor, meeting_id=meeting_id)
     limit = max(1, min(limit, 1000))
@@ -85,6 +107,16 @@ def list_messages(
     else:
         query = query.order_by(col(ChatMessage.id).desc())
         rows = list(reversed(session.exec(query.limit(limit)).all()))
+    kept: list[tuple[ChatMessage, User]] = []
+    total = 0
+    # The budget keeps the oldest of a catch-up (in order), or the newest of a first load.
+    for m, u in rows if after_id is not None else reversed(rows):
+        if kept and total + len(m.body) > max_chars:
+            break
+        kept.append((m, u))
+        total += len(m.body)
+    if after_id is None:
+        kept.reverse()
     return [
         ChatLine(
             id=m.id,  # type: ignore[arg-type]
@@ -93,5 +125,5 @@ def list_messages(
             body=m.body,
             created_at=m.created_at,
         )
-        for m, u in rows
+        for m, u in kept
     ]

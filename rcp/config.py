@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     room_open_minutes_before: int = 15
 
+    # Meeting chat: messages one participant may post per minute (rcp.chat)
+    chat_max_per_minute: int = 20
+
     # Audit
     audit_retention_months: int = 12
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -150,6 +151,24 @@ def send_sms(
     row.body = None  # the code must not stay readable once the gateway has it
     session.add(row)
     return row
+
+
+REDACTED = "••••••"
+_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+_LINK_SECRET = re.compile(r"([?&](?:token|invitation|h)=)[^&\s]+")
+
+
+def redact(text: str | None, *, codes: bool = False) -> str | None:
+    """A message as an administrator may read it: single-use links (and, with ``codes``, the
+    six-digit one-time codes of SMS) masked.
+
+    What was sent, to whom and when stays readable; what would let the reader act as the
+    recipient (a sign-in or phone code, a password-reset or registration link) does not.
+    """
+    if text is None:
+        return None
+    text = _LINK_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    return _CODE.sub(REDACTED, text) if codes else text
 
 
 def list_outbox(

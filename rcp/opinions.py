@@ -762,9 +762,20 @@ class OpinionPage:
         return self.case.status == CaseStatus.validated and self.draft is None
 
 
-def opinion_page(session: Session, *, actor: User, case_id: int) -> OpinionPage:
-    """The case, its opinion versions and what the actor may do (readers only)."""
+def opinion_page(
+    session: Session, *, actor: User, case_id: int, audit_view: bool = True
+) -> OpinionPage:
+    """The case, its opinion versions and what the actor may do (readers only).
+
+    The page shows the patient's identity and the opinion: the read is audited
+    ("opinion.viewed"), unless the caller already recorded this browser session's view.
+    """
     ctx = _require_reader(session, actor, case_id)
+    if audit_view:
+        audit.record(
+            session, "opinion.viewed", actor_id=actor.id, target_type="case", target_id=case_id
+        )
+        session.commit()
     coordinator = is_coordinator(session, actor, ctx.meeting.rcp_id)
     rows = _rows(session, _versions(session, case_id))
     draft = rows[-1].opinion if rows and not rows[-1].validated and coordinator else None

@@ -25,6 +25,7 @@ from rcp.ui.text import escape_markdown
 
 SETTLE = timedelta(seconds=15)
 KEEP = 500  # lines kept in the browser session; older ones stay in the database
+DISPLAY_MAX_CHARS = 40_000  # message text re-sent to the browser at each poll, at most
 
 
 @dataclass
@@ -107,8 +108,30 @@ def render(
             except RcpError as error:
                 show_error(error)
     buffer = refresh(user, meeting_id, last_id=None if body else last_id)
+    shown = visible_lines(buffer.lines)
     with messages:
         if not buffer.lines:
             st.caption("Aucun message pour l'instant.")
-        for line in buffer.lines:
+        elif len(shown) < len(buffer.lines):
+            st.caption(
+                f"{len(buffer.lines) - len(shown)} message(s) plus ancien(s) non affiché(s) ici ; "
+                "ils restent enregistrés avec la séance."
+            )
+        for line in shown:
             _line(line, user.id)
+
+
+def visible_lines(
+    lines: list[chat.ChatLine], *, max_chars: int = DISPLAY_MAX_CHARS
+) -> list[chat.ChatLine]:
+    """The newest lines whose text fits in ``max_chars`` (at least one): what the page sends
+    to the browser at every poll stays bounded however long the meeting's chat."""
+    kept: list[chat.ChatLine] = []
+    total = 0
+    for line in reversed(lines):
+        if kept and total + len(line.body) > max_chars:
+            break
+        kept.append(line)
+        total += len(line.body)
+    kept.reverse()
+    return kept

@@ -50,9 +50,26 @@ def signed_in_header(user: User) -> None:
     )
     if is_admin(user) and not settings.sms_configured:
         st.warning(
-            "Mode pilote : aucune passerelle SMS ni serveur e-mail n'est configuré. Les codes "
-            "de connexion et les e-mails sont conservés dans la « Boîte d'envoi ».",
+            "Mode pilote : aucune passerelle SMS n'est configurée. Les messages sont conservés "
+            "dans la « Boîte d'envoi », codes et liens personnels masqués ; les médecins se "
+            "connectent avec une application d'authentification (voir le README, « Pilote "
+            "sans passerelle SMS »).",
             icon=":material/science:",
+        )
+    if not settings.sms_configured and not settings.demo_mode and not user.totp_secret:
+        # Without an SMS gateway a code reaches a doctor only through the server's operator:
+        # an authenticator app makes every later sign-in independent of that channel.
+        st.warning(
+            "Cette plateforme n'envoie pas encore de SMS : configurez dès maintenant une "
+            "application d'authentification (Google Authenticator, FreeOTP, Microsoft "
+            "Authenticator…) dans « Mon compte ». Vos prochains codes de connexion y "
+            "s'afficheront, sans attendre de SMS.",
+            icon=":material/phonelink_lock:",
+        )
+        st.page_link(
+            "pages/mon_compte.py",
+            label="Configurer l'application dans « Mon compte »",
+            icon=":material/qr_code_2:",
         )
     _session_watch()
 

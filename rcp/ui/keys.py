@@ -26,6 +26,8 @@ MATERIEL_PROBE = "materiel_probe"
 INVITATIONS_ERROR = "invitations_send_error"
 # Cases already opened in this browser session (their first view is audited).
 CASES_VIEWED = "cases_viewed_ids"
+# Opinion pages (/avis) already opened in this browser session (their first view is audited).
+OPINIONS_VIEWED = "opinions_viewed_case_ids"
 # Bumped to give the case form's file uploader a new key (clears it after an upload).
 CASE_UPLOAD_ROUND = "case_upload_round"
 # What the last "Ajouter les fichiers" refused or skipped: [(level, French text)], shown once.

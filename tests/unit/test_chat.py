@@ -13,6 +13,7 @@ from rcp import chat, meeting_live, meetings
 from rcp.db import make_engine
 from rcp.errors import Conflict, InvalidInput, PermissionDenied
 from rcp.models import AuditEvent, ChatMessage, MeetingStatus, Rcp, User
+from tests.conftest import set_settings
 from tests.factories import (
     make_admin,
     make_confirmed,
@@ -179,8 +180,11 @@ def test_messages_of_another_meeting_are_not_listed(session: Session, room) -> N
     assert [line.body for line in lines] == ["ici"]
 
 
-def test_ten_concurrent_writers_on_a_sqlite_file_lose_no_message(tmp_path: Path) -> None:
+def test_ten_concurrent_writers_on_a_sqlite_file_lose_no_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """10 threads × 100 posts, each through its own database session, on a WAL SQLite file."""
+    set_settings(monkeypatch, chat_max_per_minute=1000)  # a storage test, not a rate test
     engine = make_engine(f"sqlite:///{tmp_path / 'chat.db'}")
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
