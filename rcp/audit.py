@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +32,40 @@ CASE_DOWNLOAD_ACTIONS = ("file.downloaded", "opinion.sheet_downloaded")
 CASE_READ_ACTIONS = CASE_VIEW_ACTIONS + CASE_DOWNLOAD_ACTIONS
 
 
+# The client address of the request being served: set by the HTTP middleware for the
+# routes (rcp.web), or read from the Streamlit script's context (rcp.ui.context installs the
+# provider). Behind the proxy it is the browser's address, as the app server (uvicorn) takes
+# it from X-Forwarded-For only for connections from FORWARDED_ALLOW_IPS.
+_client_address: ContextVar[str] = ContextVar("rcp_client_address", default="")
+_address_provider: Callable[[], str] | None = None
+
+
+def set_client_address(address: str) -> Token[str]:
+    """The address of the request this context serves (reset with ``reset_client_address``)."""
+    return _client_address.set(address or "")
+
+
+def reset_client_address(token: Token[str]) -> None:
+    _client_address.reset(token)
+
+
+def set_address_provider(provider: Callable[[], str] | None) -> None:
+    """Where to read the address when no request set one (a Streamlit script run)."""
+    global _address_provider
+    _address_provider = provider
+
+
+def client_address() -> str:
+    """The client address of the current request or script run, or "" when unknown."""
+    address = _client_address.get()
+    if not address and _address_provider is not None:
+        try:
+            address = _address_provider() or ""
+        except Exception:  # noqa: BLE001 - an address is a detail: never fail the use case
+            address = ""
+    return address[:64]
+
+
 def record(
     session: Session,
     action: str,
@@ -40,14 +76,17 @@ def record(
     ip_address: str = "",
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event to the session; it is committed with the caller's use case."""
+    """Add an audit event to the session; it is committed with the caller's use case.
+
+    ``ip_address`` defaults to the client address of the request being served.
+    """
     event = AuditEvent(
         actor_id=actor_id,
         action=action,
         target_type=target_type,
         target_id=target_id,
         details=details,
-        ip_address=ip_address,
+        ip_address=(ip_address or client_address())[:64],
     )
     session.add(event)
     return event

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from rcp import attachments, auth, browser_key, csp, metrics, uploads, web_monitoring
+from rcp import attachments, audit, auth, browser_key, csp, metrics, uploads, web_monitoring
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, RcpError
@@ -149,6 +149,28 @@ def download_file(request: Request) -> Response:
     return response
 
 
+class ClientAddressMiddleware:
+    """Pure ASGI middleware: audit events of a request carry its client address.
+
+    ``scope["client"]`` is the browser's address: uvicorn replaced the proxy's by the one in
+    X-Forwarded-For, which it trusts only from FORWARDED_ALLOW_IPS (docs/deployment.md).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        client = scope.get("client") if scope["type"] in ("http", "websocket") else None
+        if not client:
+            await self.app(scope, receive, send)
+            return
+        token = audit.set_client_address(str(client[0]))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            audit.reset_client_address(token)
+
+
 class SecurityHeadersMiddleware:
     """Pure ASGI middleware adding the security headers to every HTTP response."""
 
@@ -206,6 +228,7 @@ def middleware() -> list[Middleware]:
     return [
         Middleware(metrics.RequestTimer),
         Middleware(web_monitoring.StreamlitMetricsGuard),
+        Middleware(ClientAddressMiddleware),
         Middleware(SecurityHeadersMiddleware),
         Middleware(browser_key.BrowserKeyMiddleware, secure=_cookie_secure()),
         Middleware(

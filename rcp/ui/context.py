@@ -9,8 +9,9 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from rcp import auth
+from rcp import audit, auth
 from rcp.browser_key import COOKIE as BROWSER_COOKIE
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
@@ -67,11 +68,23 @@ def current_user(*, touch: bool = True) -> User | None:
 
 
 def client_ip() -> str:
+    """The browser's address (behind the proxy: from its X-Forwarded-For, see rcp.audit)."""
     try:
         value = st.context.ip_address
     except Exception:  # noqa: BLE001
         return ""
-    return value if isinstance(value, str) else ""
+    if isinstance(value, str):
+        return value
+    # Streamlit answers None for a browser on this very machine (127.0.0.1 or ::1).
+    return "127.0.0.1" if value is None and get_script_run_ctx() is not None else ""
+
+
+def _script_address() -> str:
+    return client_ip() if get_script_run_ctx() is not None else ""
+
+
+# Every audit event recorded during a script run carries the browser's address.
+audit.set_address_provider(_script_address)
 
 
 def user_agent() -> str:
