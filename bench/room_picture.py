@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from bench.room_load import noisy_camera_clip  # noqa: E402
 from rcp import room as room_mod  # noqa: E402
+from rcp.room import tracks as room_tracks  # noqa: E402
 
 RTP_PAYLOAD = 1200  # bytes of VP8 per RTP packet, about what aiortc's packetizer sends
 
@@ -73,7 +74,7 @@ def bitrate_table(frames: list[av.VideoFrame], cameras: int, rates: list[int]) -
     lines = []
     for rate in rates:
         room_mod.VIDEO_BITRATE = rate
-        encoder = room_mod._vp8_encoder(room_mod.DEFAULT_WIDTH, height, room_mod.DEFAULT_FPS)
+        encoder = room_tracks._vp8_encoder(room_mod.DEFAULT_WIDTH, height, room_mod.DEFAULT_FPS)
         decoder = av.CodecContext.create("vp8", "r")
         size = packets = 0
         psnr = []

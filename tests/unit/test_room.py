@@ -41,6 +41,7 @@ from rcp.room import (
     strip_capacity,
     video_sink,
 )
+from rcp.room import picture as picture_mod
 
 W, H = 320, 240
 
@@ -189,7 +190,7 @@ def test_compose_grid_shows_initials_placeholder_without_frame_or_with_camera_of
     assert not has_colour(image, (0, 250, 0))
     for rect in grid_layout(2, width=W, height=H):
         tile = image[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
-        assert any(has_colour(tile, tuple(c)) for c in room_mod._AVATAR_COLOURS)  # the disc
+        assert any(has_colour(tile, tuple(c)) for c in picture_mod._AVATAR_COLOURS)  # the disc
         assert np.any(np.all(tile > 200, axis=2))  # the initials, in white
 
 
@@ -197,14 +198,14 @@ def test_compose_grid_marks_muted_participants_in_red() -> None:
     dark = solid((0, 0, 0))
     muted = compose_grid([Tile("Alice", dark, muted=True)], width=W, height=H)
     unmuted = compose_grid([Tile("Alice", dark, muted=False)], width=W, height=H)
-    assert has_colour(muted, room_mod._MUTED_RED)
-    assert not has_colour(unmuted, room_mod._MUTED_RED)
+    assert has_colour(muted, picture_mod._MUTED_RED)
+    assert not has_colour(unmuted, picture_mod._MUTED_RED)
 
 
 def test_compose_grid_without_tiles_says_it_is_waiting() -> None:
     image = compose_grid([], width=W, height=H)
     assert image.shape == (H, W, 3)
-    assert np.any(image != np.array(room_mod._BACKGROUND, dtype=np.uint8))
+    assert np.any(image != np.array(picture_mod._BACKGROUND, dtype=np.uint8))
 
 
 def test_compose_grid_beyond_the_maximum_shows_an_overflow_tile() -> None:
@@ -793,16 +794,23 @@ def test_concurrent_pushes_renders_and_mixes_do_not_fail() -> None:
     assert [p.key for p in room.participants()] == keys
 
 
-def test_room_module_never_imports_streamlit() -> None:
-    tree = ast.parse(Path(room_mod.__file__).read_text())
+def test_room_package_never_imports_streamlit() -> None:
+    names: set[str] = set()
+    for path in Path(room_mod.__file__).parent.glob("*.py"):
+        names |= _imported_modules(ast.parse(path.read_text()))
+    assert not any(n.split(".")[0] in {"streamlit", "streamlit_webrtc"} for n in names)
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
     names = {
         alias.name
         for node in ast.walk(tree)
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not any(n.split(".")[0] in {"streamlit", "streamlit_webrtc"} for n in names)
+    return names | {
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    }
 
 
 class SineTrack(MediaStreamTrack):
@@ -998,10 +1006,10 @@ def test_a_camera_frame_slightly_larger_than_its_tile_is_cropped_not_scaled() ->
     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
     source = room_mod.YuvImage.from_yuv420p(frame.to_ndarray(), 320, 240)
     (rect, *_) = grid_layout(4, width=640, height=480)
-    w, h = room_mod._fitted(frame, rect)
+    w, h = picture_mod.fitted(frame, rect)
     image = room_mod.frame_to_yuv(frame, w, h)
     x, y = (320 - w) // 2 // 2 * 2, (240 - h) // 2 // 2 * 2
-    assert (image.width, image.height) == (w, h) and 0 < 320 - w <= room_mod._CROP_SLACK
+    assert (image.width, image.height) == (w, h) and 0 < 320 - w <= picture_mod._CROP_SLACK
     assert np.array_equal(image.y, source.y[y : y + h, x : x + w])
     assert np.array_equal(image.u, source.u[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2])
     # A frame much larger than its tile is scaled: the whole picture, not a crop of it.
