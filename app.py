@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rcp import startup, warmup, web
+from rcp import rtc, startup, warmup, web
 from rcp.ui import failsafe, server_stats
 
 # Uvicorn imports this module once its socket is bound: the address and port are final.
@@ -15,4 +15,5 @@ app = st.App(
     routes=web.routes(),
     middleware=web.middleware(),
     on_script_error=failsafe.on_script_error,
+    lifespan=rtc.lifespan,
 )

@@ -1,4 +1,4 @@
-"""Video room load: server CPU and received frame rate, mixing (our room) versus per-pair relays.
+"""Video room load: server CPU and received frame rate of the room (server-side mixing).
 
 Run by hand (it starts its own servers and headless Chromium contexts with the fake camera):
 
@@ -6,16 +6,16 @@ Run by hand (it starts its own servers and headless Chromium contexts with the f
     .venv/bin/python bench/room_load.py --smoke    # 2 participants, 6 s windows
     .venv/bin/python bench/room_load.py --camera noisy   # a camera-like moving, noisy picture
 
-For each design and each N, a fresh ``streamlit run`` server: the mixing design is the real
-app (``app.py``, page ``/salle``, one connection per browser, server-composed grid and
-mix-minus audio); the baseline is ``bench/relay_app.py`` (each browser sends on one connection
-and receives every other participant's camera and microphone on its own receive-only
-connection, as streamlit-webrtc's video chat example does; ``--relay-video-only`` leaves the
-audio out of the baseline). Chromium's fake camera is a flat green picture that VP8 encodes
-almost for free; ``--camera noisy`` feeds every browser a generated 640×480 15 fps clip with
-moving shapes and sensor-like noise instead (``--use-file-for-fake-video-capture``), closer to
-what a real camera costs an encoder. Figures: server CPU-seconds per minute (utime + stime of
-the server process from /proc over the window) and frames per second received per participant (from
+For each N, a fresh ``streamlit run`` server: the real app (``app.py``, page ``/salle``, one
+connection per browser, server-composed grid and mix-minus audio). The per-pair relay
+baseline of earlier runs (streamlit-webrtc's video-chat design) was removed with
+streamlit-webrtc itself (December 2026); its figures stay in bench/RESULTS.md.
+
+Chromium's fake camera is a flat green picture that VP8 encodes almost for free;
+``--camera noisy`` feeds every browser a generated 640×480 15 fps clip with moving shapes and
+sensor-like noise instead (``--use-file-for-fake-video-capture``), closer to what a real
+camera costs an encoder. Figures: server CPU-seconds per minute (utime + stime of the server
+process from /proc over the window) and frames per second received per participant (from
 ``getVideoPlaybackQuality().totalVideoFrames`` of every received <video>, averaged per
 stream). The browsers run on the same cores as the server: the load average is printed.
 """
@@ -242,29 +242,9 @@ def run_mixing(browser, meeting_id: int, tokens: list[str], n: int, window: floa
             context.add_cookies([{"name": "rcp_session", "value": token, "url": server.url}])
             contexts.append(context)
             page = context.new_page()
-            page.goto(f"{server.url}/salle?id={meeting_id}")
-            page.get_by_role("button", name="Rejoindre la salle").click(timeout=60_000)
+            page.goto(f"{server.url}/salle?id={meeting_id}")  # the room joins by itself
             pages.append(page)
         return _measure(server, pages, 1, "mixing", n, window)
-    finally:
-        for context in contexts:
-            context.close()
-        server.stop()
-
-
-def run_relay(browser, n: int, window: float, *, audio: bool = True) -> Result:
-    server = Server("bench/relay_app.py")
-    contexts = []
-    try:
-        pages = []
-        for i in range(n):
-            context = browser.new_context(permissions=["camera", "microphone"])
-            contexts.append(context)
-            page = context.new_page()
-            page.goto(f"{server.url}/?name=p{i}&audio={int(audio)}")
-            pages.append(page)
-        # Own preview is not sent back (sendback off): N − 1 received videos per page.
-        return _measure(server, pages, n - 1, "relay", n, window)
     finally:
         for context in contexts:
             context.close()
@@ -276,14 +256,10 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="2 participants, short windows")
     parser.add_argument("--window", type=float, default=None, help="measuring window (s)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="numbers of people")
-    parser.add_argument("--designs", nargs="+", default=["mixing", "relay"])
     parser.add_argument(
         "--camera",
         default="fake",
         help="'fake' (Chromium's flat test picture), 'noisy' (generated clip) or a .y4m path",
-    )
-    parser.add_argument(
-        "--relay-video-only", action="store_true", help="the baseline relays no audio"
     )
     args = parser.parse_args()
     sizes = args.sizes or ([2] if args.smoke else [2, 3, 4])
@@ -299,43 +275,21 @@ def main() -> None:
             clip = Path(args.camera) if args.camera != "noisy" else None
             clip = clip or noisy_camera_clip(Path(tempfile.gettempdir()) / "rcp-noisy-camera.y4m")
             args_.append(f"--use-file-for-fake-video-capture={clip}")
-        print(f"camera: {args.camera}; relay baseline with audio: {not args.relay_video_only}")
+        print(f"camera: {args.camera}")
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args_)
         try:
             for n in sizes:
-                for design in args.designs:
-                    if design == "mixing":
-                        result = run_mixing(browser, meeting_id, tokens, n, window)
-                    else:
-                        result = run_relay(browser, n, window, audio=not args.relay_video_only)
-                    results.append(result)
-                    fps = ", ".join(f"{f:.1f}" for f in result.fps)
-                    print(
-                        f"{design:7s} N={n}: server {result.cpu_s_per_min:5.1f} CPU-s/min, "
-                        f"RSS {result.rss_mb:4.0f} MB, {result.streams} stream(s) received "
-                        f"each, fps per participant [{fps}]  (load {os.getloadavg()[0]:.2f})",
-                        flush=True,
-                    )
+                result = run_mixing(browser, meeting_id, tokens, n, window)
+                results.append(result)
+                fps = ", ".join(f"{f:.1f}" for f in result.fps)
+                print(
+                    f"mixing  N={n}: server {result.cpu_s_per_min:5.1f} CPU-s/min, "
+                    f"RSS {result.rss_mb:4.0f} MB, {result.streams} stream(s) received "
+                    f"each, fps per participant [{fps}]  (load {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
         finally:
             browser.close()
-    if set(args.designs) != {"mixing", "relay"}:
-        return
-    print("\nN  mixing CPU-s/min  relay CPU-s/min  relay/mixing  min fps mixing  min fps relay")
-    for n in sizes:
-        mix = next(r for r in results if r.design == "mixing" and r.n == n)
-        rel = next(r for r in results if r.design == "relay" and r.n == n)
-        print(
-            f"{n}  {mix.cpu_s_per_min:16.1f}  {rel.cpu_s_per_min:15.1f}  "
-            f"{rel.cpu_s_per_min / max(mix.cpu_s_per_min, 1e-9):12.2f}  "
-            f"{min(mix.fps):14.1f}  {min(rel.fps):13.1f}"
-        )
-    if 4 in sizes:
-        mix4 = next(r for r in results if r.design == "mixing" and r.n == 4)
-        rel4 = next(r for r in results if r.design == "relay" and r.n == 4)
-        print(
-            f"\ngoal at 4: mixing ≥ 2× cheaper -> {rel4.cpu_s_per_min / mix4.cpu_s_per_min:.2f}×; "
-            f"≥ 10 fps each -> min {min(mix4.fps):.1f} fps"
-        )
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -1,18 +1,17 @@
 """Tester mon matériel: camera, microphone and speakers, checked through the server before a RCP."""
 
+import secrets
+
 import streamlit as st
 
 from rcp import media_check
-from rcp.ui import keys, prerequisites, webrtc
+from rcp.rtc import media_hub
+from rcp.ui import keys, prerequisites, room_client
 from rcp.ui.context import current_user
 
-STREAM_KEY = "materiel_preview"
+CHECK_KEY = "materiel_check"
 METER_REFRESH_S = 0.3
-VIDEO_CONSTRAINTS = {
-    "width": {"ideal": 640},
-    "height": {"ideal": 480},
-    "frameRate": {"ideal": 15},
-}
+EMPTY_PROBE = media_check.MediaProbe.new()  # what the meter shows before a test starts
 
 
 @st.cache_data(show_spinner=False)
@@ -20,21 +19,16 @@ def _test_tone() -> bytes:
     return media_check.tone_wav(440.0, 2.0)
 
 
+def _check_id() -> str:
+    return st.session_state.setdefault(keys.MATERIEL_CHECK, secrets.token_urlsafe(12))
+
+
 def _probe() -> media_check.MediaProbe:
-    probe = st.session_state.get(keys.MATERIEL_PROBE)
-    if probe is None:
-        probe = st.session_state[keys.MATERIEL_PROBE] = media_check.MediaProbe.new()
-    return probe
+    return media_hub().check_probe(_check_id()) or EMPTY_PROBE
 
 
-def _is_playing() -> bool:
-    context = st.session_state.get(STREAM_KEY)
-    return bool(context is not None and context.state.playing)
-
-
-def _on_stream_change() -> None:
-    if not _is_playing():  # a new test starts from a blank meter
-        st.session_state[keys.MATERIEL_PROBE] = media_check.MediaProbe.new()
+def _is_playing(value: object) -> bool:
+    return isinstance(value, dict) and value.get("state") == "connected"
 
 
 def _meter_html(reading: media_check.LevelReading) -> str:
@@ -56,12 +50,12 @@ def _meter_html(reading: media_check.LevelReading) -> str:
 """
 
 
-def _meter_panel(audio_only: bool) -> None:
+def _meter_panel(playing: bool) -> None:
     """The microphone level (and the server's frame rate), refreshed while the test runs."""
     probe = _probe()
     reading = probe.level.reading()
     st.markdown(_meter_html(reading), unsafe_allow_html=True)
-    if not _is_playing():
+    if not playing:
         st.caption("Démarrez le test pour mesurer le niveau de votre micro.")
         return
     if not reading.receiving:
@@ -72,11 +66,11 @@ def _meter_panel(audio_only: bool) -> None:
         st.warning(
             "Parlez : la barre doit monter. Si elle reste au plus bas, vérifiez que le micro "
             "n'est pas coupé (bouton du casque ou du clavier) et qu'il est bien choisi dans "
-            "« Choisir la caméra et le micro ».",
+            "« Caméra et micro… ».",
             icon=":material/mic_off:",
         )
-    if not audio_only:
-        fps = probe.video.fps()
+    fps = probe.video.fps()
+    if fps > 0:
         st.caption(f"Images de la caméra reçues par le serveur : {fps:.0f} par seconde.")
 
 
@@ -84,7 +78,8 @@ def _camera_help() -> None:
     with st.expander("La caméra ou le micro ne fonctionne pas ?", icon=":material/help:"):
         st.markdown(
             "**La caméra est facultative** : vous pouvez participer à la RCP avec le micro "
-            "seul. Cochez alors « Je n'ai pas de caméra » ci-dessus et refaites le test.\n\n"
+            "seul. Cochez alors « Je n'ai pas de caméra » dans « Caméra et micro… » et "
+            "refaites le test.\n\n"
             "**Google Chrome** — cliquez sur l'icône à gauche de l'adresse de la page "
             "(cadenas ou réglages), puis mettez **Caméra** et **Micro** sur « Autoriser ». "
             "Rechargez la page. Vous pouvez aussi ouvrir *Paramètres › Confidentialité et "
@@ -96,8 +91,8 @@ def _camera_help() -> None:
             "Microphone*.\n\n"
             "**« Caméra ou micro introuvable »** — vérifiez que la caméra ou le casque est "
             "branché, fermez les autres applications qui peuvent l'utiliser (Teams, Zoom, "
-            "Skype…), puis cliquez à nouveau sur « Démarrer ». Avec plusieurs micros ou "
-            "caméras, choisissez le bon dans « Choisir la caméra et le micro ».\n\n"
+            "Skype…), puis cliquez à nouveau sur « Démarrer le test ». Avec plusieurs micros ou "
+            "caméras, choisissez le bon dans « Caméra et micro… ».\n\n"
             "**Sous Windows ou macOS**, le système peut aussi bloquer l'accès : vérifiez les "
             "paramètres de confidentialité de la caméra et du micro de l'ordinateur."
         )
@@ -111,54 +106,25 @@ st.caption(
 )
 prerequisites.browser_warning(confirm_ok=True)
 
-playing = _is_playing()
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("1. Caméra et micro")
-    audio_only = st.toggle(
-        "Je n'ai pas de caméra : tester le micro seul",
-        key="materiel_audio_only",
-        disabled=playing,
-        help="Arrêtez le test pour changer ce choix.",
-    )
     st.markdown(
-        "Cliquez sur **Démarrer**, puis autorisez l'accès "
-        + ("au micro." if audio_only else "à la caméra et au micro.")
-        + (
-            ""
-            if audio_only
-            else " Votre image revient du serveur, en miroir, avec le niveau "
-            "du micro sur le côté droit."
-        )
+        "Cliquez sur **Démarrer le test**, puis autorisez l'accès à la caméra et au micro. Votre "
+        "image revient du serveur, en miroir, avec le niveau du micro sur le côté droit. Sans "
+        "caméra, ouvrez « Caméra et micro… » et cochez « Je n'ai pas de caméra »."
     )
-    if not audio_only:
-        st.caption(
-            "Plusieurs caméras ou micros ? Avant de démarrer, cliquez sur « Choisir la caméra "
-            "et le micro » : ce navigateur retient votre choix, et la salle de "
-            "visioconférence l'utilise aussi."
-        )
-    probe = _probe()
-    webrtc.streamer(
-        STREAM_KEY,
-        media_stream_constraints={"video": not audio_only and VIDEO_CONSTRAINTS, "audio": True},
-        video_frame_callback=None if audio_only else media_check.video_callback(probe),
-        audio_sink=media_check.audio_sink(probe),
-        sendback_video=not audio_only,
-        sendback_audio=False,  # the user must not hear their own voice come back
-        video_html_attrs={
-            "autoPlay": True,
-            "muted": True,
-            "controls": False,
-            "style": {"width": "100%", "borderRadius": "8px"},
-        },
-        on_change=_on_stream_change,
+    st.caption(
+        "Plusieurs caméras ou micros ? Choisissez-les dans « Caméra et micro… » : ce navigateur "
+        "retient votre choix, et la salle de visioconférence l'utilise aussi."
     )
+    playing = _is_playing(room_client.check(CHECK_KEY, tab=_check_id()))
     _camera_help()
 
 with right:
     st.subheader("2. Niveau du micro")
     # Only the meter reruns on a timer; the streamer itself is created in full runs only.
-    st.fragment(_meter_panel, run_every=METER_REFRESH_S if playing else None)(audio_only)
+    st.fragment(_meter_panel, run_every=METER_REFRESH_S if playing else None)(playing)
     st.subheader("3. Haut-parleurs")
     st.audio(_test_tone(), format="audio/wav")
     st.caption(

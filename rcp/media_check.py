@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import re
@@ -9,7 +10,6 @@ import threading
 import time
 import wave
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
 from PIL import Image, ImageDraw, ImageFont
 
 from rcp.room import audio_frame_to_mono
@@ -164,6 +165,11 @@ class MediaProbe:
     def new(cls) -> MediaProbe:
         return cls(level=LevelMeter(), video=FrameRate())
 
+    def push_audio(self, frame: av.AudioFrame) -> None:
+        """An incoming microphone frame (aiortc's loop): only the level is kept, no sound."""
+        if isinstance(frame, av.AudioFrame):
+            self.level.push(audio_frame_to_mono(frame))
+
 
 # ---------------------------------------------------------------------------------------------
 # The preview sent back to the browser
@@ -245,27 +251,38 @@ def preview_frame(rgb: np.ndarray, fraction: float, *, label: str = PREVIEW_LABE
     return out
 
 
-def video_callback(probe: MediaProbe) -> Callable[[av.VideoFrame], av.VideoFrame]:
-    """A streamlit-webrtc ``video_frame_callback`` returning :func:`preview_frame` of each frame."""
-
-    def callback(frame: av.VideoFrame) -> av.VideoFrame:
-        probe.video.tick()
-        image = preview_frame(frame.to_ndarray(format="rgb24"), probe.level.reading().fraction)
-        out = av.VideoFrame.from_ndarray(image, format="rgb24")
-        out.pts = frame.pts
-        out.time_base = frame.time_base
-        return out
-
-    return callback
+def preview_image(frame: av.VideoFrame, probe: MediaProbe) -> av.VideoFrame:
+    """:func:`preview_frame` of a camera frame, as a frame with the same timing."""
+    image = preview_frame(frame.to_ndarray(format="rgb24"), probe.level.reading().fraction)
+    out = av.VideoFrame.from_ndarray(image, format="rgb24")
+    out.pts = frame.pts
+    out.time_base = frame.time_base
+    return out
 
 
-def audio_sink(probe: MediaProbe) -> Callable[[av.AudioFrame], None]:
-    """A streamlit-webrtc audio sink callback feeding the probe's level meter (no sound back)."""
+class PreviewTrack(MediaStreamTrack):
+    """The camera sent back to the browser: each frame mirrored, with the microphone level.
 
-    def callback(frame: av.AudioFrame) -> None:
-        probe.level.push(audio_frame_to_mono(frame))
+    Drawing runs in a worker thread (the server's event loop must not block); a frame that
+    arrives while the previous one is still being drawn replaces it (no queue builds up).
+    """
 
-    return callback
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, probe: MediaProbe) -> None:
+        super().__init__()
+        self._source = source
+        self._probe = probe
+
+    async def recv(self) -> av.VideoFrame:
+        frame = await self._source.recv()
+        self._probe.video.tick()
+        return await asyncio.to_thread(preview_image, frame, self._probe)
+
+
+def preview_track(source: MediaStreamTrack, probe: MediaProbe) -> PreviewTrack:
+    """The track an equipment check sends back for the browser's camera ``source``."""
+    return PreviewTrack(source, probe)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -198,9 +198,10 @@ class SecurityHeadersMiddleware:
 
 
 def routes() -> list[Route]:
-    from rcp import web_files
+    from rcp import rtc, web_files  # rtc: the WebRTC signalling of the room and the check
 
     return [
+        *rtc.routes(),
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sign_out, methods=["GET"]),
         Route("/healthz", web_monitoring.healthz, methods=["GET"]),

@@ -231,6 +231,13 @@ class Room:
             idle = [k for k, p in self._participants.items() if p.last_media_at < limit]
         return [info for key in idle if (info := self.leave(key)) is not None]
 
+    def media_age(self, key: ParticipantKey) -> float | None:
+        """Seconds since the participant's last camera or microphone frame (or their join);
+        None when they are not in the room."""
+        with self._lock:
+            participant = self._participants.get(key)
+            return None if participant is None else self._clock() - participant.last_media_at
+
     def seat_of(self, key: ParticipantKey) -> str | None:
         """The tab holding ``key``'s seat (None if not in the room or not tracked)."""
         with self._lock:

@@ -20,8 +20,8 @@ TOTP_URI = "account_totp_uri"
 FLASH = "flash_message"
 # Last sign-out redirect.
 SIGNOUT_REDIRECT = "signout_redirect_url"
-# Equipment check page: what the server measured of this browser's test stream (a MediaProbe).
-MATERIEL_PROBE = "materiel_probe"
+# Equipment check page: this page's check id (the server's measurements: MediaHub.check_probe).
+MATERIEL_CHECK = "materiel_check"
 # Invitations page: the French message of the last failed "Envoyer l'invitation".
 INVITATIONS_ERROR = "invitations_send_error"
 # Cases already opened in this browser session (their first view is audited).
@@ -32,21 +32,11 @@ OPINIONS_VIEWED = "opinions_viewed_case_ids"
 CASE_UPLOAD_ROUND = "case_upload_round"
 # What the last "Ajouter les fichiers" refused or skipped: [(level, French text)], shown once.
 CASE_UPLOAD_REPORT = "case_upload_report"
-# Video room (pages/salle.py): the meeting id read once from the URL, whether the user chose to
-# be in the room, with or without camera, whether the join is recorded, the last heartbeat
-# (monotonic seconds), the presenter the page was drawn for, the screen-share SDP answer, and
-# a message shown once in the lobby.
+# Video room (pages/salle.py): the meeting id read once from the URL, this tab's name (the
+# prefix of its seats in the room: rcp.room.hub), and the presenter the page was drawn for.
 SALLE_MEETING = "salle_meeting_id"
-SALLE_ENTERED = "salle_entered"
-SALLE_AUDIO_ONLY = "salle_audio_only"
-SALLE_ATTENDING = "salle_attending"
-SALLE_LAST_BEAT = "salle_last_heartbeat"
+SALLE_TAB = "salle_tab"
 SALLE_PRESENTER = "salle_presenter_seen"
-SALLE_SCREEN_ANSWER = "salle_screen_answer"
-SALLE_NOTICE = "salle_notice"
-SALLE_ATTEMPT = "salle_connect_attempt"  # the stream's key changes on each retry
-SALLE_STALLED_SINCE = "salle_signalling_since"  # first fragment run that saw it stuck
-SALLE_SEAT = "salle_seat"  # this tab's name for its seat in the room (rcp.room.Room.join)
 # Meeting page (pages/seance.py): the chat lines shown so far (a chat_panel.ChatBuffer), and
 # the French message of a live-panel action (hand raised, floor given) that failed.
 SEANCE_CHAT = "seance_chat_buffer"

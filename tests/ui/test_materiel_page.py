@@ -1,4 +1,4 @@
-"""The "Tester mon matériel" page through AppTest, with the streamlit-webrtc edge replaced."""
+"""The "Tester mon matériel" page through AppTest, with the check component replaced."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 from sqlmodel import Session
 
 from rcp import config, media_check
-from rcp.ui import keys, prerequisites, webrtc
+from rcp.room import hub as hub_module
+from rcp.room.hub import MediaHub
+from rcp.ui import keys, prerequisites, room_client
 from tests.factories import make_user, sign_in
 from tests.ui.conftest import new_app, texts
 
@@ -20,30 +22,41 @@ CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
-STREAM_KEY = "materiel_preview"
 
 
-class FakeStreamer:
-    """Stands in for ``webrtc.streamer``: records each call and reports a chosen state."""
+class FakeCheck:
+    """Stands in for ``room_client.check``: records each call and returns a chosen state
+    (what the browser reports once it started or stopped the test)."""
 
-    def __init__(self, *, playing: bool = False) -> None:
-        self.playing = playing
+    def __init__(self) -> None:
+        self.value: dict[str, Any] | None = None
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, key: str, **kwargs: Any) -> SimpleNamespace:
-        import streamlit as st
-
+    def __call__(self, key: str, **kwargs: Any) -> dict[str, Any] | None:
         self.calls.append({"key": key, **kwargs})
-        context = SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=False))
-        st.session_state[key] = context
-        return context
+        return self.value
 
 
 @pytest.fixture
-def fake_streamer(monkeypatch: pytest.MonkeyPatch, app_engine) -> FakeStreamer:
-    fake = FakeStreamer()
-    monkeypatch.setattr(webrtc, "streamer", fake)
+def hub(monkeypatch: pytest.MonkeyPatch) -> MediaHub:
+    fresh = MediaHub()
+    monkeypatch.setattr(hub_module, "_hub", fresh)
+    return fresh
+
+
+@pytest.fixture
+def fake_check(monkeypatch: pytest.MonkeyPatch, app_engine, hub) -> FakeCheck:
+    fake = FakeCheck()
+    monkeypatch.setattr(room_client, "check", fake)
     return fake
+
+
+def _running(hub: MediaHub, at) -> media_check.MediaProbe:
+    """The page's check as the server holds it once the browser's offer arrived."""
+    check_id = at.session_state[keys.MATERIEL_CHECK]
+    probe = media_check.MediaProbe.new()
+    hub._checks[check_id] = SimpleNamespace(probe=probe, anonymous=True, client="")
+    return probe
 
 
 def _open(token: str | None = None, *, runs: int = 1):
@@ -59,29 +72,26 @@ def _loud_block() -> np.ndarray:
     return np.round(0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
 
 
-def test_anonymous_visitor_opens_the_page_and_gets_a_sendrecv_preview(fake_streamer) -> None:
+def test_anonymous_visitor_opens_the_page_and_gets_the_check(fake_check) -> None:
     at = _open()
     assert not at.exception
     shown = texts(at)
     assert "Tester mon matériel" in shown
     assert "Démarrez le test pour mesurer le niveau" in shown
     assert "Aucun contact de support" in shown
-    [call] = fake_streamer.calls
-    assert call["key"] == STREAM_KEY
-    assert call["media_stream_constraints"]["audio"] is True
-    assert call["media_stream_constraints"]["video"]  # camera asked for by default
-    assert callable(call["video_frame_callback"]) and callable(call["audio_sink"])
-    assert call["sendback_video"] is True and call["sendback_audio"] is False
+    [call] = fake_check.calls
+    assert call["key"] == "materiel_check"
+    assert call["tab"] == at.session_state[keys.MATERIEL_CHECK]  # the server's name of it
     assert [link.value for link in at.page_link] == ["Retour à la connexion"]
 
 
-def test_sign_in_page_links_to_the_equipment_check(fake_streamer) -> None:
+def test_sign_in_page_links_to_the_equipment_check(fake_check) -> None:
     at = new_app().run()
     assert "Tester mon matériel" in [link.value for link in at.page_link]
 
 
 def test_signed_in_doctor_reaches_it_from_accueil_and_goes_back_there(
-    fake_streamer, db: Session
+    fake_check, db: Session
 ) -> None:
     user = make_user(db)
     token = sign_in(db, user)
@@ -92,33 +102,21 @@ def test_signed_in_doctor_reaches_it_from_accueil_and_goes_back_there(
     assert not at.exception
     assert "Tester mon matériel" in texts(at)
     assert "Retour à l'accueil" in [link.value for link in at.page_link]
-    assert len(fake_streamer.calls) == 1
+    assert len(fake_check.calls) == 1
 
 
-def test_audio_only_asks_for_no_camera_and_sends_no_video_back(fake_streamer) -> None:
+def test_while_running_the_meter_waits_for_sound(fake_check, hub) -> None:
     at = _open()
-    at.toggle(key="materiel_audio_only").set_value(True).run()
-    assert not at.exception
-    call = fake_streamer.calls[-1]
-    assert call["media_stream_constraints"] == {"video": False, "audio": True}
-    assert call["video_frame_callback"] is None
-    assert call["sendback_video"] is False
-    assert callable(call["audio_sink"])
-
-
-def test_while_playing_the_camera_choice_is_locked_and_the_meter_waits_for_sound(
-    fake_streamer,
-) -> None:
-    fake_streamer.playing = True
-    at = _open(runs=2)  # the first run creates the (fake) context, the second reads its state
-    assert at.toggle(key="materiel_audio_only").disabled
+    _running(hub, at)
+    fake_check.value = {"state": "connected", "check": at.session_state[keys.MATERIEL_CHECK]}
+    at.run()
     assert "En attente du son de votre micro" in texts(at)
 
 
-def test_meter_says_the_server_hears_the_microphone_once_sound_arrives(fake_streamer) -> None:
-    fake_streamer.playing = True
-    at = _open(runs=2)
-    probe: media_check.MediaProbe = at.session_state[keys.MATERIEL_PROBE]
+def test_meter_says_the_server_hears_the_microphone_once_sound_arrives(fake_check, hub) -> None:
+    at = _open()
+    probe = _running(hub, at)
+    fake_check.value = {"state": "connected", "check": at.session_state[keys.MATERIEL_CHECK]}
     probe.level.push(_loud_block())
     at.run()
     shown = texts(at)
@@ -126,15 +124,24 @@ def test_meter_says_the_server_hears_the_microphone_once_sound_arrives(fake_stre
     assert 'aria-valuenow="0"' not in shown  # the bar moved
 
 
-def test_silent_microphone_gets_advice(fake_streamer) -> None:
-    fake_streamer.playing = True
-    at = _open(runs=2)
-    at.session_state[keys.MATERIEL_PROBE].level.push(np.zeros(960, dtype=np.int16))
+def test_silent_microphone_gets_advice(fake_check, hub) -> None:
+    at = _open()
+    probe = _running(hub, at)
+    fake_check.value = {"state": "connected", "check": at.session_state[keys.MATERIEL_CHECK]}
+    probe.level.push(np.zeros(960, dtype=np.int16))
     at.run()
     assert "Parlez : la barre doit monter" in texts(at)
 
 
-def test_internet_explorer_gets_the_procedure_warning(fake_streamer, monkeypatch) -> None:
+def test_a_stopped_test_asks_to_start_again(fake_check, hub) -> None:
+    at = _open()
+    _running(hub, at).level.push(_loud_block())
+    fake_check.value = {"state": "left", "check": at.session_state[keys.MATERIEL_CHECK]}
+    at.run()
+    assert "Démarrez le test pour mesurer le niveau" in texts(at)
+
+
+def test_internet_explorer_gets_the_procedure_warning(fake_check, monkeypatch) -> None:
     monkeypatch.setattr(prerequisites, "user_agent", lambda: IE11)
     at = _open()
     assert any("N'utilisez pas Internet Explorer" in e.value for e in at.error)
@@ -142,7 +149,7 @@ def test_internet_explorer_gets_the_procedure_warning(fake_streamer, monkeypatch
     assert any("N'utilisez pas Internet Explorer" in e.value for e in sign_in_page.error)
 
 
-def test_a_recent_chrome_is_confirmed_on_the_page_only(fake_streamer, monkeypatch) -> None:
+def test_a_recent_chrome_is_confirmed_on_the_page_only(fake_check, monkeypatch) -> None:
     monkeypatch.setattr(prerequisites, "user_agent", lambda: CHROME)
     at = _open()
     assert any("Navigateur compatible : Google Chrome 131" in s.value for s in at.success)
@@ -150,7 +157,7 @@ def test_a_recent_chrome_is_confirmed_on_the_page_only(fake_streamer, monkeypatc
     assert not new_app().run().success  # the sign-in page stays quiet about good browsers
 
 
-def test_support_contacts_from_settings_are_shown(fake_streamer, monkeypatch) -> None:
+def test_support_contacts_from_settings_are_shown(fake_check, monkeypatch) -> None:
     monkeypatch.setenv(
         "RCP_SUPPORT_CONTACTS",
         '[{"name": "Équipe support", "email": "support@filiere.example", "phone": "01 02"}]',
@@ -160,19 +167,9 @@ def test_support_contacts_from_settings_are_shown(fake_streamer, monkeypatch) ->
     assert "support@filiere.example" in texts(at)
 
 
-def test_page_renders_with_the_real_streamlit_webrtc_call(app_engine, monkeypatch) -> None:
-    """The real edge and webrtc_streamer accept the page's arguments (no browser: not playing)."""
-    import streamlit_webrtc.component
-    import streamlit_webrtc.shutdown
-
-    # FIELD-NOTES: with no session info the component renders, not playing. The sink tracks'
-    # shutdown observer looks the session up too.
-    for module in (streamlit_webrtc.component, streamlit_webrtc.shutdown):
-        monkeypatch.setattr(module, "get_this_session_info", lambda: None)
+def test_page_renders_with_the_real_component(app_engine, hub) -> None:
+    """The real component declaration accepts the page's arguments (AppTest shows nothing)."""
     at = _open()
-    assert not at.exception
-    assert type(at.session_state[STREAM_KEY]).__name__ == "WebRtcStreamerContext"
-    at.toggle(key="materiel_audio_only").set_value(True).run()
     assert not at.exception
 
 
@@ -182,7 +179,7 @@ def test_page_renders_with_the_real_streamlit_webrtc_call(app_engine, monkeypatc
 def test_rtc_configuration_has_an_empty_ice_list_not_an_empty_dict(monkeypatch) -> None:
     monkeypatch.delenv("RCP_ICE_SERVERS", raising=False)
     config.reset_settings_cache()
-    assert webrtc.rtc_configuration() == {"iceServers": []}
+    assert room_client.rtc_configuration() == {"iceServers": []}
 
 
 def test_rtc_configuration_takes_the_turn_servers_from_settings(monkeypatch) -> None:
@@ -190,7 +187,7 @@ def test_rtc_configuration_takes_the_turn_servers_from_settings(monkeypatch) -> 
     monkeypatch.setenv("RCP_ICE_SERVERS", json.dumps([turn]))
     config.reset_settings_cache()
     try:
-        assert webrtc.rtc_configuration() == {"iceServers": [turn]}
+        assert room_client.rtc_configuration() == {"iceServers": [turn]}
     finally:
         monkeypatch.delenv("RCP_ICE_SERVERS")
         config.reset_settings_cache()

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from rcp import auth, directory
-from rcp.ui import keys, webrtc
+from rcp.ui import keys, room_client
 from tests.factories import CaseTeam, make_case_team, make_user, mobile, sign_in
 from tests.ui.conftest import ROOT, texts
 from tests.ui.test_directory_pages import page
@@ -44,14 +44,14 @@ def team(db: Session) -> CaseTeam:
 
 @pytest.fixture
 def no_webrtc(monkeypatch: pytest.MonkeyPatch) -> list:
-    """Replace the streamlit-webrtc edge (it cannot run in AppTest); record its calls."""
+    """Replace the room component (it cannot run in AppTest); record its calls."""
     calls: list = []
 
     def fake(*args, **kwargs):
         calls.append((args, kwargs))
         return None
 
-    monkeypatch.setattr(webrtc, "streamer", fake)
+    monkeypatch.setattr(room_client, "room", fake)
     return calls
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import wave
@@ -10,6 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from aiortc import MediaStreamTrack
 
 from rcp import media_check
 from rcp.media_check import SILENCE_DB, LevelMeter, Verdict, check_browser
@@ -160,24 +162,32 @@ def test_preview_label_is_drawn_top_left() -> None:
     assert (labelled[120:, :150] == plain[120:, :150]).all()
 
 
-def test_video_callback_keeps_timing_and_counts_frames() -> None:
+def test_preview_track_keeps_timing_and_counts_frames() -> None:
+    """The track sent back mirrors each camera frame with the same timing, and counts it."""
     probe = media_check.MediaProbe.new()
     frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), dtype=np.uint8), format="rgb24")
     frame.pts = 9000
     frame.time_base = Fraction(1, 90000)
-    out = media_check.video_callback(probe)(frame)
+
+    class OneFrame(MediaStreamTrack):
+        kind = "video"
+
+        async def recv(self) -> av.VideoFrame:
+            return frame
+
+    out = asyncio.run(media_check.preview_track(OneFrame(), probe).recv())
     assert (out.width, out.height) == (64, 48)
     assert out.pts == 9000 and out.time_base == Fraction(1, 90000)
     assert probe.video.count == 1
 
 
-def test_audio_sink_feeds_the_meter_from_aiortc_stereo_frames() -> None:
+def test_push_audio_feeds_the_meter_from_aiortc_stereo_frames() -> None:
     probe = media_check.MediaProbe.new()
     mono = _sine(0.5)
     stereo = np.repeat(mono, 2).reshape(1, -1)  # packed s16 stereo, as aiortc's Opus decoder
     frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
     frame.sample_rate = 48000
-    media_check.audio_sink(probe)(frame)
+    probe.push_audio(frame)
     reading = probe.level.reading()
     assert reading.frames == 1
     assert reading.level_db == pytest.approx(-9.03, abs=0.2)
