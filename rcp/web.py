@@ -225,6 +225,8 @@ async def _upload_user(token: str | None) -> int | None:
 
 
 def middleware() -> list[Middleware]:
+    from rcp.ui.websocket_guard import BackMsgFilter  # Streamlit's protobuf: the UI side
+
     settings = get_settings()
     return [
         Middleware(metrics.RequestTimer),
@@ -232,6 +234,7 @@ def middleware() -> list[Middleware]:
         Middleware(ClientAddressMiddleware),
         Middleware(SecurityHeadersMiddleware),
         Middleware(browser_key.BrowserKeyMiddleware, secure=_cookie_secure()),
+        Middleware(BackMsgFilter),
         Middleware(
             uploads.UploadGuardMiddleware,
             authenticate=_upload_user,

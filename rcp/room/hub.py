@@ -69,7 +69,7 @@ WATCH_S = 1.0
 #: client address without a session, and for how long each.
 MAX_CHECKS = 12
 MAX_ANONYMOUS_CHECKS = 4
-MAX_ANONYMOUS_CHECKS_PER_CLIENT = 1
+MAX_ANONYMOUS_CHECKS_PER_CLIENT = 2  # a hospital's doctors may share one address
 CHECK_MAX_S = 600.0
 #: An SDP offer from a browser is a few kB; anything much larger is refused before parsing.
 MAX_SDP_BYTES = 64_000
@@ -249,7 +249,7 @@ class MediaHub:
             self._seats[(meeting_id, user_id)] = entry
         if old is not None:
             # Another tab (or device) takes the place: that one is told, and stops.
-            other_tab = old.seat.split("~", 1)[0] != seat.split("~", 1)[0]
+            other_tab = old.seat.split(":", 1)[0] != seat.split(":", 1)[0]
             await self._end_seat(
                 old,
                 reason="replaced" if other_tab else "retry",

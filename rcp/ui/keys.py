@@ -21,7 +21,7 @@ FLASH = "flash_message"
 # Last sign-out redirect.
 SIGNOUT_REDIRECT = "signout_redirect_url"
 # Equipment check page: this page's check id (the server's measurements: MediaHub.check_probe).
-MATERIEL_CHECK = "materiel_check"
+MATERIEL_CHECK = "materiel_check_id"
 # Invitations page: the French message of the last failed "Envoyer l'invitation".
 INVITATIONS_ERROR = "invitations_send_error"
 # Cases already opened in this browser session (their first view is audited).

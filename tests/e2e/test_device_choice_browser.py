@@ -1,9 +1,9 @@
 """Choosing the camera and microphone: on "Tester mon matériel", and remembered by the room.
 
-streamlit-webrtc keeps the devices chosen in its form in the browser's localStorage
-("streamlit-webrtc:device-ids", shared by every component of the site) and asks for exactly
-them on its next getUserMedia: a doctor with two cameras picks one on the equipment check and
-the video room uses it. Chromium gets two fake cameras and microphones (``device-count=2``) and
+The room component (rcp/ui/room_client) keeps the devices chosen in "Caméra et micro…" in the
+browser's localStorage ("rcp:media-prefs", shared by the check and the room) and asks for them
+on its next getUserMedia: a doctor with two cameras picks one on the equipment check and the
+video room uses it. Chromium gets two fake cameras and microphones (``device-count=2``) and
 a hook that records every getUserMedia call's constraints in each frame.
 """
 
@@ -14,16 +14,16 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session
 
 from rcp.db import make_engine
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in, wait_idle
 from tests.factories import make_coordinator, make_meeting, make_rcp, start_now
 
-WEBRTC_TIMEOUT_MS = 60_000
-COMPONENT = "iframe[title*='streamlit_webrtc']"
-DEVICE_IDS = "streamlit-webrtc:device-ids"
+WEBRTC_TIMEOUT_MS = 30_000
+COMPONENT = "iframe[title*='rcp_room_client']"
+PREFS = "rcp:media-prefs"
 RECORD_GET_USER_MEDIA = """
 (() => {
   const devices = navigator.mediaDevices;
@@ -89,22 +89,20 @@ def _context(browser, *init_scripts: str):
 
 
 def _component(page):
-    """The visible streamlit-webrtc iframe, as a Playwright frame."""
+    """The room component's iframe, as a Playwright frame."""
     deadline = time.monotonic() + 30
     while True:
         for frame in page.frames:
-            if "streamlit_webrtc" in (frame.url or "") and frame.frame_element().is_visible():
+            if "rcp_room_client" in (frame.url or ""):
                 return frame
-        assert time.monotonic() < deadline, "no visible webrtc component"
+        assert time.monotonic() < deadline, "no room component"
         page.wait_for_timeout(200)
 
 
 def _join_room(page, server, meeting_id: int):
+    """Open the room: it joins by itself with the remembered devices."""
     page.goto(f"{server.url}/salle?id={meeting_id}")
     page.get_by_role("heading", name="Salle de visioconférence").wait_for()
-    wait_idle(page)
-    page.get_by_text("ce navigateur retient votre choix et la salle l'utilise").wait_for()
-    page.get_by_role("button", name="Rejoindre la salle").click()
     frame = _component(page)
     deadline = time.monotonic() + WEBRTC_TIMEOUT_MS / 1000
     while frame.evaluate("() => document.querySelector('video')?.videoWidth ?? 0") <= 2:
@@ -125,15 +123,13 @@ def test_devices_chosen_on_the_equipment_check_are_used_by_the_room(
         page.goto(f"{server.url}/materiel")
         wait_idle(page)
         page.get_by_text("ce navigateur retient votre choix").wait_for()
-        page.frame_locator(COMPONENT).first.get_by_role(
-            "button", name="Choisir la caméra et le micro"
-        ).click()
         form = _component(page)
-        selects = form.locator("select")
-        selects.first.wait_for(timeout=WEBRTC_TIMEOUT_MS)
-        selects.nth(0).select_option(label="fake_device_1")
-        selects.nth(1).select_option(label="Fake Audio Input 2")
-        form.get_by_role("button", name="Done").click()
+        form.get_by_role("button", name="Caméra et micro…").click()
+        camera = form.get_by_label("Caméra", exact=True)
+        microphone = form.get_by_label("Micro", exact=True)
+        camera.locator("option", has_text="fake_device_1").wait_for(state="attached")
+        camera.select_option(label="fake_device_1")
+        microphone.select_option(label="Fake Audio Input 2")
         ids = {
             d["label"]: d["deviceId"]
             for d in form.evaluate(
@@ -141,8 +137,9 @@ def test_devices_chosen_on_the_equipment_check_are_used_by_the_room(
                 ".map(d => ({label: d.label, deviceId: d.deviceId}))"
             )
         }
-        stored = json.loads(form.evaluate(f"() => localStorage.getItem('{DEVICE_IDS}')"))
-        assert stored == {"video": ids["fake_device_1"], "audio": ids["Fake Audio Input 2"]}
+        stored = json.loads(form.evaluate(f"() => localStorage.getItem('{PREFS}')"))
+        assert stored["videoDevice"] == ids["fake_device_1"]
+        assert stored["audioDevice"] == ids["Fake Audio Input 2"]
 
         room = _join_room(page, server, coordinator.meeting_id)
         asked = room.evaluate("() => window.__gum")
@@ -150,8 +147,12 @@ def test_devices_chosen_on_the_equipment_check_are_used_by_the_room(
         assert asked[-1]["video"]["deviceId"] == {"exact": ids["fake_device_1"]}
         assert asked[-1]["audio"]["deviceId"] == {"exact": ids["Fake Audio Input 2"]}
         assert asked[-1]["video"]["width"] == {"ideal": 320}  # the room's own constraints kept
-        page.get_by_role("button", name="Quitter la salle").click()
-        wait_idle(page)
+        # and the devices actually opened are those (the settings show what is in use)
+        room.get_by_role("button", name="Caméra et micro…").click()
+        expect(room.get_by_label("Caméra", exact=True)).to_have_value(ids["fake_device_1"])
+        expect(room.get_by_label("Micro", exact=True)).to_have_value(ids["Fake Audio Input 2"])
+        room.get_by_role("button", name="Quitter la salle").click()
+        room.get_by_text("Vous avez quitté la salle.").wait_for()
     finally:
         context.close()
 
@@ -159,14 +160,14 @@ def test_devices_chosen_on_the_equipment_check_are_used_by_the_room(
 def test_a_remembered_device_that_is_gone_does_not_keep_anyone_out_of_the_room(
     server, two_device_browser, coordinator
 ) -> None:
-    """A camera chosen at the office and unplugged since: the component drops the stale choice
-    (OverconstrainedError) and the room opens with the default devices."""
-    gone = json.dumps({"video": "camera-unplugged", "audio": "microphone-unplugged"})
+    """A camera chosen at the office and unplugged since: the component forgets the stale
+    choice (OverconstrainedError) and the room opens with the default devices."""
+    gone = json.dumps({"videoDevice": "camera-unplugged", "audioDevice": "microphone-unplugged"})
     context = _context(
         two_device_browser,
         # once per tab, as a real stale choice: not again in each new component iframe
         "if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1'); "
-        f"localStorage.setItem('{DEVICE_IDS}', {json.dumps(gone)}); }}",
+        f"localStorage.setItem('{PREFS}', {json.dumps(gone)}); }}",
         RECORD_GET_USER_MEDIA,
     )
     page = context.new_page()
@@ -175,7 +176,10 @@ def test_a_remembered_device_that_is_gone_does_not_keep_anyone_out_of_the_room(
         room = _join_room(page, server, coordinator.meeting_id)
         asked = room.evaluate("() => window.__gum")
         assert asked[0]["video"]["deviceId"] == {"exact": "camera-unplugged"}
-        # then the component asked again without the stale choice (and stores what it got)
-        assert any("deviceId" not in call["video"] for call in asked[1:]), asked
+        # then the component asked again without the stale choice, and forgot it
+        assert "deviceId" not in asked[1]["video"], asked
+        stored = json.loads(room.evaluate(f"() => localStorage.getItem('{PREFS}')"))
+        assert stored["videoDevice"] is None and stored["audioDevice"] is None
+        assert room.evaluate("() => document.body.dataset.state") == "connected"
     finally:
         context.close()

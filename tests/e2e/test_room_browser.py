@@ -368,3 +368,137 @@ def test_two_participants_see_each_other_and_attendance_is_recorded(
     finally:
         coord_ctx.close()
         doc_ctx.close()
+
+
+def _send_backmsgs(server, *messages) -> None:
+    """Open a websocket of our own, as any visitor can, and send these BackMsgs."""
+    from websockets.sync.client import connect
+
+    url = server.url.replace("http://", "ws://") + "/_stcore/stream"
+    with connect(url, subprotocols=["streamlit"], origin=server.url) as ws:
+        for message in messages:
+            ws.send(message.SerializeToString())
+            time.sleep(0.5)
+        time.sleep(1.0)
+
+
+def test_a_cache_clear_sent_by_any_visitor_leaves_the_room_running(
+    server, browser, room_data, engine
+) -> None:
+    """Issue 14, item 1: a visitor's websocket sends rerun_script then clear_cache. The
+    coordinator in the room keeps his seat, his moving picture and his attendance row."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    context, page, started = _open_room(
+        browser, server, room_data.coordinator, room_data.meeting_id
+    )
+    try:
+        video = _wait_video(page, started)
+        _wait_for_moving_picture(video, page, "coordinator")
+        page.get_by_text("Participants (1)").wait_for(timeout=30_000)
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = ""
+        clear = BackMsg()
+        clear.clear_cache = True
+        _send_backmsgs(server, rerun, clear)
+        page.wait_for_timeout(4_000)  # longer than the participant panel's refresh
+        assert _room(page).locator("body").get_attribute("data-state") == "connected"
+        page.get_by_text("Participants (1)").wait_for(timeout=10_000)
+        _wait_for_moving_picture(video, page, "coordinator after the cache clear")
+        (row,) = _attendance(engine, room_data.meeting_id)
+        assert row.left_at is None
+        log = (server.data_dir / "streamlit.log").read_text()
+        assert "dropped a clear_cache message" in log
+    finally:
+        context.close()
+
+
+def test_after_a_reload_the_participant_is_back_in_the_room_without_clicking(
+    server, browser, room_data, engine
+) -> None:
+    """Issue 21, item 3: F5 brings the room back by itself (one seat, not two)."""
+    coord_ctx, coord, coord_t0 = _open_room(
+        browser, server, room_data.coordinator, room_data.meeting_id
+    )
+    _wait_video(coord, coord_t0)
+    doc_ctx, doc, doc_t0 = _open_room(browser, server, room_data.doctor, room_data.meeting_id)
+    try:
+        _wait_video(doc, doc_t0)
+        coord.get_by_text("Participants (2)").wait_for(timeout=30_000)
+        reloaded = time.monotonic()
+        doc.reload()
+        video = _wait_video(doc, reloaded)
+        _wait_for_moving_picture(video, doc, "doctor after the reload")
+        coord.get_by_text("Participants (2)").wait_for(timeout=30_000)
+        doc.get_by_text("Participants (2)").wait_for(timeout=30_000)
+        shot(doc, "salle_09_doctor_after_reload")
+    finally:
+        coord_ctx.close()
+        doc_ctx.close()
+
+
+def test_a_browser_killed_without_leaving_disappears_and_its_leave_is_recorded(
+    server, browser, room_data, engine
+) -> None:
+    """Issue 21, item 3: a doctor's browser is killed (SIGKILL: no goodbye, no beacon). The
+    others stop seeing them once the room hears nothing more from them (rcp.room.hub.IDLE_S),
+    and attendance records the leave at that time."""
+    import os
+    import signal
+    import subprocess
+    import tempfile
+    import urllib.request
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.ports import free_port
+
+    coord_ctx, coord, coord_t0 = _open_room(
+        browser, server, room_data.coordinator, room_data.meeting_id
+    )
+    _wait_video(coord, coord_t0)
+    port = free_port()
+    profile = tempfile.mkdtemp(prefix="killed-chromium-")
+    proc = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}"]
+        + ["about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "Chromium did not start"
+                time.sleep(0.2)
+        doomed = browser.browser_type.connect_over_cdp(f"http://127.0.0.1:{port}")
+        context = doomed.contexts[0]
+        context.grant_permissions(["camera", "microphone"], origin=server.url)
+        page = context.new_page()
+        sign_in(page, server, room_data.doctor.email, room_data.doctor.phone)
+        started = time.monotonic()
+        page.goto(f"{server.url}/salle?id={room_data.meeting_id}")
+        _wait_video(page, started)
+        coord.get_by_text("Participants (2)").wait_for(timeout=30_000)
+        killed_at = time.monotonic()
+        os.killpg(proc.pid, signal.SIGKILL)
+        coord.get_by_text("Participants (1)").wait_for(timeout=30_000)
+        gone_after = time.monotonic() - killed_at
+        deadline = time.monotonic() + 30
+        while not [r for r in _attendance(engine, room_data.meeting_id) if r.left_at]:
+            assert time.monotonic() < deadline, _attendance(engine, room_data.meeting_id)
+            time.sleep(0.3)
+        print(f"killed browser out of the participant list after {gone_after:.1f} s")
+        (doctor_row,) = [
+            r for r in _attendance(engine, room_data.meeting_id) if r.user_id == room_data.doctor.id
+        ]
+        assert doctor_row.left_at is not None
+        shot(coord, "salle_10_killed_browser_gone")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        coord_ctx.close()
