@@ -24,11 +24,11 @@ from rcp.room.tracks import consume_track
 class ScreenReceiver:
     """One presenter's shared screen arriving over its own aiortc connection.
 
-    streamlit-webrtc's frontend only calls getUserMedia, so the room page carries a small
-    component of ours (``rcp/ui/screen_share``) that captures with getDisplayMedia and sends a
-    complete (non-trickle) SDP offer. :meth:`accept` answers it; every incoming video frame
-    goes to :meth:`Room.push_screen`. The room shows the screen large from the first frame
-    (``Room.grant_screen``) and goes back to the grid when the track ends or on :meth:`close`.
+    The room component (``rcp/ui/room_client``) captures with getDisplayMedia on its own
+    send-only connection and posts a complete (non-trickle) SDP offer (``rcp.rtc``).
+    :meth:`accept` answers it; every incoming video frame goes to :meth:`Room.push_screen`.
+    The room shows the screen large from the first frame (``Room.grant_screen``) and goes
+    back to the grid when the track ends or on :meth:`close`.
     Permission (who may share) is the caller's business: ``rcp.attendance.may_share_screen``.
     Run :meth:`accept` and :meth:`close` on the event loop that drives aiortc.
     """

@@ -10,7 +10,6 @@ without breaking the metrics: the room figures are then left out of the scrape).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -70,20 +69,10 @@ def upload_bytes_held() -> int | None:
 
 
 def _find_registry() -> Any | None:
-    """The process's room registry, wherever the room code keeps it (None if nowhere)."""
-    try:
-        room_page = importlib.import_module("rcp.ui.room_page")
-    except Exception:  # noqa: BLE001 - no room code in this build: no room figures
-        log.debug("no room page module", exc_info=True)
-        return None
-    for name in ("rooms", "room_registry", "registry"):
-        candidate = getattr(room_page, name, None)
-        if candidate is None:
-            continue
-        registry = candidate() if callable(candidate) and not _is_registry(candidate) else candidate
-        if _is_registry(registry):
-            return registry
-    return None
+    """The process's room registry: the app's media hub (rcp.room.hub) holds it."""
+    from rcp.room.hub import get_hub
+
+    return get_hub().rooms
 
 
 def _is_registry(value: Any) -> bool:

