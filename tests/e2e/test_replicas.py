@@ -325,7 +325,8 @@ def test_the_room_page_pins_every_participant_of_a_meeting_to_one_replica(
     cluster: Cluster, node_keys: dict[int, str]
 ) -> None:
     """/salle?id=N routes by the meeting, remembers it in rcp_room, and later requests of the
-    browser (its websocket) follow the meeting whatever the browser's own key."""
+    browser (its websocket) follow the meeting whatever the browser's own key; the room's
+    signalling (/rtc/room/N/…) goes there by its path alone."""
     meeting_id = "4242"
     rooms = set()
     for key in node_keys.values():
@@ -336,6 +337,8 @@ def test_the_room_page_pins_every_participant_of_a_meeting_to_one_replica(
         rooms.add(cluster.probe(f"/salle?id={meeting_id}", {"rcp_node": key}))
         # What the room page's websocket carries afterwards: both cookies.
         rooms.add(cluster.probe("/_stcore/health", {"rcp_node": key, "rcp_room": meeting_id}))
+        rooms.add(cluster.probe(f"/rtc/room/{meeting_id}/join", {"rcp_node": key}))
+        rooms.add(cluster.probe(f"/rtc/room/{meeting_id}/leave", {"rcp_room": "1"}))
     assert len(rooms) == 1
     # The URL wins over an older room cookie: a browser that moves to another meeting moves.
     other = next(str(n) for n in range(1, 200) if cluster.probe(f"/salle?id={n}", {}) not in rooms)
