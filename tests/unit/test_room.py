@@ -534,7 +534,10 @@ def test_video_track_sends_vp8_packets_of_the_whole_room_starting_with_a_keyfram
 
     packets = asyncio.run(read())
     assert packets[0].is_keyframe and len(decode_vp8(packets[:1])) == 1  # decodable alone
-    assert [p.pts for p in packets] == [0, 3000, 6000]
+    # pts on the 90 kHz clock, one step (3000) per tick at 30 fps; a late tick is skipped, not
+    # sent in a burst, so a loaded machine may leave gaps of whole ticks (never a partial one).
+    pts = [p.pts for p in packets]
+    assert pts[0] == 0 and all(b > a and (b - a) % 3000 == 0 for a, b in zip(pts, pts[1:])), pts
     assert all(p.time_base == VIDEO_TIME_BASE for p in packets)
     images = decode_vp8(packets)
     assert len(images) == 3 and images[-1].shape == (H, W, 3)
@@ -663,7 +666,10 @@ def test_audio_track_sends_20ms_opus_packets_with_increasing_pts() -> None:
         return [await track.recv() for _ in range(10)]
 
     packets = asyncio.run(read())
-    assert [p.pts for p in packets] == [960 * i for i in range(10)]
+    # 20 ms apart on the 48 kHz clock; after a stall of the loop (a loaded machine) the track
+    # jumps ahead by whole packets instead of bursting.
+    pts = [p.pts for p in packets]
+    assert pts[0] == 0 and all(b > a and (b - a) % 960 == 0 for a, b in zip(pts, pts[1:])), pts
     assert all(p.time_base == AUDIO_TIME_BASE and bytes(p) for p in packets)
     heard = decode_opus(packets)
     assert len(heard) == 10 * SAMPLES_PER_FRAME
