@@ -51,7 +51,8 @@ os.environ.update(ENV)  # this process builds the data and the session tokens th
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SHOTS = ROOT / "artifacts" / "screens"
-FRAMES_JS = """() => Array.from(document.querySelectorAll('video')).map(v => ({
+# The participants' picture of each room component (its #screen video carries a shared screen).
+FRAMES_JS = """() => Array.from(document.querySelectorAll('video:not(#screen)')).map(v => ({
     width: v.videoWidth, frames: v.getVideoPlaybackQuality().totalVideoFrames }))"""
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything (Python packages for the server and for the tests, Debian's chromium,
-# poppler and nginx) and run the whole suite.
+# poppler, nginx and tesseract with French) and run the whole suite.
 # With RCP_TEST_DATABASE_URL set, the service tests run a second time on that database, and so
 # does the two-replica test (nginx in front of two app processes on a database of that server).
 set -euo pipefail
@@ -12,6 +12,9 @@ command -v pdftoppm >/dev/null || need+=(poppler-utils)
 # The production test checks the systemd unit and runs its command as the unit's user.
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v setpriv >/dev/null || need+=(util-linux)
+# OCR of a shared screen as the other participant receives it (tests/e2e/test_room_browser.py).
+compgen -G "/usr/share/tesseract-ocr/*/tessdata/fra.traineddata" >/dev/null \
+  || need+=(tesseract-ocr tesseract-ocr-fra)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

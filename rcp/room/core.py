@@ -27,12 +27,11 @@ from rcp.room.constants import (
     MeetingId,
     ParticipantKey,
 )
-from rcp.room.layout import Rect, Tile, grid_layout, screen_layout, strip_capacity
+from rcp.room.layout import Rect, Tile, grid_layout
 from rcp.room.picture import (
     YuvImage,
     YuvPicture,
     compose_grid_yuv,
-    compose_with_screen_yuv,
     fitted,
     frame_to_yuv,
     initials,
@@ -133,6 +132,7 @@ class Room:
         self._closed = False
         self._screen_owner: ParticipantKey | None = None
         self._screen_frame: np.ndarray | av.VideoFrame | None = None
+        self._screen_version = 0
         self._mix_tick = -1
         self._mix_history: deque[tuple[int, dict[ParticipantKey, np.ndarray]]] = deque(
             maxlen=MIX_HISTORY_TICKS
@@ -312,6 +312,15 @@ class Room:
         with self._lock:
             return self._screen_owner
 
+    def screen(self) -> tuple[str, av.VideoFrame | np.ndarray | None, int] | None:
+        """The shared screen as (presenter's name, latest frame or None yet, frame number), or
+        None when nobody shares. The screen travels as its own stream (``SharedScreen``)."""
+        with self._lock:
+            owner = self._screen_owner
+            if owner is None or owner not in self._participants:
+                return None
+            return self._participants[owner].name, self._screen_frame, self._screen_version
+
     # -- ingest (called from aiortc's event loop: cheap, no conversion here)
 
     def push_video(
@@ -334,6 +343,7 @@ class Room:
             if self._screen_owner != key:
                 return False
             self._screen_frame = frame
+            self._screen_version += 1
             return True
 
     def push_audio(
@@ -431,29 +441,14 @@ class Room:
         width: int = DEFAULT_WIDTH,
         height: int = DEFAULT_HEIGHT,
     ) -> YuvPicture:
-        """The picture ``viewer`` receives (None: everyone, as the room sends it): the grid,
-        or the shared screen above a strip."""
+        """The picture ``viewer`` receives (None: everyone, as the room sends it): the grid of
+        the participants. A shared screen is not drawn in it: it travels as its own stream at
+        its own size (``rcp.room.screen.SharedScreen``), beside this picture."""
         with self._lock:
-            owner = self._screen_owner
-            screen = self._screen_frame
-            owner_name = self._participants[owner].name if owner in self._participants else None
             n_others = sum(1 for k in self._participants if k != viewer)
-        if owner is None:
-            rects = grid_layout(min(n_others, MAX_GRID_TILES), width=width, height=height)
-            size = (rects[0].w, rects[0].h) if rects else None
-            return compose_grid_yuv(self.tiles_for(viewer, size=size), width=width, height=height)
-        _, rects = screen_layout(
-            min(n_others, strip_capacity(width=width, height=height)), width=width, height=height
-        )
+        rects = grid_layout(min(n_others, MAX_GRID_TILES), width=width, height=height)
         size = (rects[0].w, rects[0].h) if rects else None
-        label = f"Écran partagé par {owner_name}" if owner_name else None
-        return compose_with_screen_yuv(
-            screen,
-            self.tiles_for(viewer, size=size),
-            width=width,
-            height=height,
-            screen_label=label,
-        )
+        return compose_grid_yuv(self.tiles_for(viewer, size=size), width=width, height=height)
 
     def current_audio_tick(self) -> int:
         """Index of the last 20 ms mix computed; a new audio track starts right after it."""

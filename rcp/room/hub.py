@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
@@ -44,7 +45,7 @@ from aiortc import (
 
 from rcp.errors import Conflict, InvalidInput
 from rcp.room.core import NotInRoom, Room, RoomEvent, RoomRegistry
-from rcp.room.screen import ScreenReceiver
+from rcp.room.screen import RoomScreenTrack, ScreenReceiver, SharedScreen
 from rcp.room.tracks import consume_track, vp8_only
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class Seat:
     last_ping_at: float = 0.0
     last_beat_at: float = 0.0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    screen_track: RoomScreenTrack | None = None
+    screen_sent: object = False  # the screen state last told to this seat (False: nothing yet)
     closed: bool = False
 
 
@@ -157,6 +160,7 @@ class MediaHub:
         self._lock = threading.Lock()
         self._seats: dict[tuple[int, int], Seat] = {}
         self._screens: dict[tuple[int, int], ScreenReceiver] = {}
+        self._shared_screens: dict[int, SharedScreen] = {}
         self._checks: dict[str, Check] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -212,7 +216,10 @@ class MediaHub:
 
     def _config(self) -> RTCConfiguration:
         servers = [RTCIceServer(**dict(s)) for s in self._ice_servers()]
-        return RTCConfiguration(iceServers=servers)
+        # MAX_BUNDLE: every m-line on the first one's transport. With aiortc's default
+        # (BALANCED) a second video m-line (the shared screen) kept a transport that BUNDLE had
+        # discarded, and its sender never started (aiortc 1.16).
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     # ------------------------------------------------------------------ room seats
 
@@ -278,6 +285,8 @@ class MediaHub:
             def on_message(message: object) -> None:
                 self._on_control(entry, room, message)
 
+            self._tell_screen(entry, room)
+
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             state = pc.connectionState
@@ -292,7 +301,11 @@ class MediaHub:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             video_out, audio_out = room.outgoing_tracks(user_id)
             pc.addTrack(audio_out)
-            pc.addTrack(video_out)
+            pc.addTrack(video_out)  # the first video transceiver: the participants' picture
+            if sum(t.kind == "video" for t in pc.getTransceivers()) >= 2:
+                # The second one, if the browser offered it: the shared screen, full size.
+                entry.screen_track = RoomScreenTrack(self._shared_screen(room))
+                pc.addTrack(entry.screen_track)
             await pc.setLocalDescription(await pc.createAnswer())  # aiortc gathers ICE here
         except Exception as error:
             await self._end_seat(entry, reason="error", leave=True)
@@ -346,6 +359,8 @@ class MediaHub:
             await asyncio.sleep(0.05)  # let the message leave before the transport closes
         for task in entry.tasks:
             task.cancel()
+        if entry.screen_track is not None:
+            entry.screen_track.stop()
         if leave:
             self.rooms.leave(entry.meeting_id, entry.user_id, seat=entry.room_seat)
             await self._stop_screen(entry.meeting_id, entry.user_id)
@@ -353,6 +368,24 @@ class MediaHub:
             await entry.pc.close()
         except Exception:  # noqa: BLE001 - closing a broken connection
             logger.debug("closing seat %s failed", entry.seat, exc_info=True)
+
+    def _shared_screen(self, room: Room) -> SharedScreen:
+        with self._lock:
+            shared = self._shared_screens.get(int(room.meeting_id))
+            if shared is None or shared.room is not room:
+                shared = self._shared_screens[int(room.meeting_id)] = SharedScreen(room)
+            return shared
+
+    def _tell_screen(self, entry: Seat, room: Room | None) -> None:
+        """Tell a seat who shares a screen (or that nobody does), once per change."""
+        shared = None if room is None else room.screen()
+        state = None if shared is None else shared[0]
+        if entry.screen_sent is not False and entry.screen_sent == state:
+            return
+        channel = entry.channel
+        if channel is not None and channel.readyState == "open":
+            self._send(entry, {"type": "screen", "by": state})
+            entry.screen_sent = state
 
     def _room_left(self, event: RoomEvent) -> None:
         """Room callback (any thread): a participant left the room for good."""
@@ -556,6 +589,7 @@ class MediaHub:
             checks = list(self._checks.values())
         for entry in seats:
             room = self.rooms.get(entry.meeting_id)
+            self._tell_screen(entry, room)
             if entry.connected_at is None:
                 if now - entry.created_at > CONNECT_TIMEOUT_S:
                     await self._end_seat(entry, reason="timeout", leave=True)

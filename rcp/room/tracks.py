@@ -58,24 +58,31 @@ def vp8_only() -> None:
     CODECS["audio"][:] = [c for c in CODECS["audio"] if c.mimeType.lower() == "audio/opus"]
 
 
-def _vp8_encoder(width: int, height: int, fps: float) -> av.video.codeccontext.VideoCodecContext:
+def _vp8_encoder(
+    width: int,
+    height: int,
+    fps: float,
+    *,
+    bitrate: int = VIDEO_BITRATE,
+    keyframe_s: float = KEYFRAME_INTERVAL_S,
+) -> av.video.codeccontext.VideoCodecContext:
     """libvpx in real-time CBR mode, with the options aiortc's own VP8 encoder uses."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
-    codec.bit_rate = VIDEO_BITRATE
+    codec.bit_rate = bitrate
     codec.pix_fmt = "yuv420p"
     codec.time_base = Fraction(1, VIDEO_CLOCK_RATE)
     codec.framerate = Fraction(fps).limit_denominator(1000)
-    codec.gop_size = max(1, round(fps * KEYFRAME_INTERVAL_S))
+    codec.gop_size = max(1, round(fps * keyframe_s))
     codec.qmin, codec.qmax = 2, 56
     codec.thread_count = 1
     codec.options = {
-        "bufsize": str(VIDEO_BITRATE),
+        "bufsize": str(bitrate),
         "cpu-used": "-6",
         "deadline": "realtime",
         "lag-in-frames": "0",
-        "minrate": str(VIDEO_BITRATE),
-        "maxrate": str(VIDEO_BITRATE),
+        "minrate": str(bitrate),
+        "maxrate": str(bitrate),
         "noise-sensitivity": "4",
         "overshoot-pct": "15",
         "partitions": "0",

@@ -105,7 +105,7 @@ def _join_room(page, server, meeting_id: int):
     page.get_by_role("heading", name="Salle de visioconférence").wait_for()
     frame = _component(page)
     deadline = time.monotonic() + WEBRTC_TIMEOUT_MS / 1000
-    while frame.evaluate("() => document.querySelector('video')?.videoWidth ?? 0") <= 2:
+    while frame.evaluate("() => document.querySelector('#video')?.videoWidth ?? 0") <= 2:
         if time.monotonic() > deadline:
             print("getUserMedia calls:", frame.evaluate("() => JSON.stringify(window.__gum)"))
         assert time.monotonic() < deadline, "no video came back from the server"

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, col, select
 
 from rcp import meetings
@@ -184,7 +185,7 @@ def _room(page):
 
 def _wait_video(page, since: float | None = None):
     """The room's picture playing in the page; with ``since``, within JOIN_LIMIT_S of it."""
-    video = _room(page).locator("video")
+    video = _room(page).locator("#video")  # the participants' picture (#screen: a share)
     video.wait_for(state="attached", timeout=WEBRTC_TIMEOUT_MS)
     deadline = time.monotonic() + WEBRTC_TIMEOUT_MS / 1000
     while video.evaluate("v => v.videoWidth") <= 2:
@@ -502,3 +503,117 @@ def test_a_browser_killed_without_leaving_disappears_and_its_leave_is_recorded(
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         coord_ctx.close()
+
+
+SLIDE_LINES = [
+    "Réunion de concertation pluridisciplinaire : néphropathies rares de l'adulte",
+    "Biopsie rénale : hyalinose segmentaire et focale, lésions tubulo-interstitielles",
+    "Créatininémie stable, protéinurie importante, albuminémie abaissée",
+    "Traitement proposé : inhibiteur du système rénine angiotensine et surveillance",
+    "Question posée : intérêt d'une analyse génétique avant la transplantation",
+]
+# getDisplayMedia answered by a 1920 × 1080 "slide" of 14 px text drawn on a canvas: what the
+# presenter shares is known to the pixel, so the words the other participant reads can be
+# checked by OCR.
+FAKE_SCREEN = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const lines = %s;
+  devices.getDisplayMedia = async () => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 1920; canvas.height = 1080;
+    const g = canvas.getContext("2d");
+    const draw = () => {
+      g.fillStyle = "#ffffff"; g.fillRect(0, 0, 1920, 1080);
+      g.fillStyle = "#000000"; g.font = "14px 'DejaVu Sans', sans-serif";
+      lines.forEach((line, i) => g.fillText(line, 60, 80 + i * 24));
+    };
+    draw();
+    setInterval(draw, 200);
+    return canvas.captureStream(5);
+  };
+})();
+"""
+# The received screen, drawn at twice its size (tesseract reads small print better scaled;
+# no information is added), as a PNG data URL.
+RECEIVED_SCREEN_PNG = """video => {
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth * 2; canvas.height = video.videoHeight * 2;
+    const g = canvas.getContext("2d");
+    g.imageSmoothingQuality = "high";
+    g.drawImage(video, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL("image/png");
+}"""
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    return {w.lower() for w in re.findall(r"[A-Za-zÀ-ÿ]{6,}", text)}
+
+
+def test_a_shared_screen_of_small_text_can_be_read_by_the_other_participant(
+    server, browser, room_data, engine, tmp_path
+) -> None:
+    """Issue 21, item 4: the presenter shares a 1920 × 1080 slide of 14 px text; the other
+    participant receives it as its own stream at that size (the participants' picture beside
+    it, no label over it) and OCR (tesseract, French) finds the slide's words in the frame
+    received. Fitted into the old 640 × 480 picture, 14 px became ~4.6 px and nothing read."""
+    import base64
+    import json
+    import subprocess
+
+    coord_ctx, coord, coord_t0 = _open_room(
+        browser, server, room_data.coordinator, room_data.meeting_id
+    )
+    _wait_video(coord, coord_t0)
+    doc_ctx = _context(browser)
+    doc_ctx.add_init_script(FAKE_SCREEN % json.dumps(SLIDE_LINES))
+    doc = doc_ctx.new_page()
+    try:
+        sign_in(doc, server, room_data.doctor.email, room_data.doctor.phone)
+        started = time.monotonic()
+        doc.goto(f"{server.url}/salle?id={room_data.meeting_id}")
+        _wait_video(doc, started)
+        coord.get_by_text("Participants (2)").wait_for(timeout=30_000)
+        doc_person = coord.locator(".st-key-salle_person_" + str(room_data.doctor.id))
+        doc_person.get_by_role("button", name="Autoriser le partage d'écran").click()
+        _room(doc).get_by_role("button", name="Partager mon écran").click(timeout=30_000)
+        caption = _room(coord).locator("#screen-caption")
+        caption.wait_for(timeout=WEBRTC_TIMEOUT_MS)
+        assert caption.inner_text() == f"Écran partagé par {room_data.doctor.name}"
+        screen = _room(coord).locator("#screen")
+        deadline = time.monotonic() + WEBRTC_TIMEOUT_MS / 1000
+        while screen.evaluate("v => v.videoWidth") != 1920:
+            assert time.monotonic() < deadline, screen.evaluate(
+                "v => [v.videoWidth, v.videoHeight]"
+            )
+            coord.wait_for_timeout(200)
+        assert screen.evaluate("v => v.videoHeight") == 1080
+        assert _room(coord).locator("#video").evaluate("v => v.videoWidth") == 640
+        expect(
+            _room(coord).get_by_role("button", name="Écran partagé en plein écran")
+        ).to_be_visible()
+        coord.wait_for_timeout(2_500)  # a few pictures after the first keyframe
+        shot(coord, "salle_11_shared_slide_received")
+        png = tmp_path / "received.png"
+        data_url = screen.evaluate(RECEIVED_SCREEN_PNG)
+        png.write_bytes(base64.b64decode(data_url.split(",", 1)[1]))
+        ocr = subprocess.run(
+            ["tesseract", str(png), "stdout", "-l", "fra"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        expected = _words(" ".join(SLIDE_LINES))
+        found = expected & _words(ocr)
+        print(f"OCR found {len(found)} of {len(expected)} words: missing {expected - found}")
+        assert len(found) >= 0.9 * len(expected), ocr
+        # Withdrawn: the screen goes, the participants' picture stays.
+        coord.get_by_role("button", name="Retirer").click()
+        _room(coord).locator("#screen-wrap").wait_for(state="hidden", timeout=30_000)
+    finally:
+        coord_ctx.close()
+        doc_ctx.close()

@@ -477,20 +477,76 @@ def test_render_view_shows_a_placeholder_for_stale_video_and_camera_off() -> Non
     assert room.participants()[1].has_video is False
 
 
-def test_screen_share_is_shown_large_to_everyone_and_only_from_its_owner() -> None:
+def test_a_shared_screen_travels_apart_from_the_participants_picture() -> None:
+    """Only the owner's frames count; the grid keeps showing the participants (no screen drawn
+    over them, no label over the screen); leaving ends the share."""
     room = Room(1)
     for key in "abc":
         room.join(key, key.upper())
+    assert room.screen() is None
     room.grant_screen("b")
+    assert room.screen() == ("B", None, 0)  # granted, no picture yet
     assert room.push_screen("c", solid((1, 1, 1))) is False
     assert room.push_screen("b", solid((250, 250, 0), 800, 600))
+    name, frame, version = room.screen()
+    assert name == "B" and frame.shape == (600, 800, 3) and version == 1
     for viewer in "abc":
-        view = room.render_view(viewer, width=W, height=H)
-        main, _ = screen_layout(2, width=W, height=H)
-        assert near(centre(view, main), (250, 250, 0))
+        assert not has_colour(room.render_view(viewer, width=W, height=H), (250, 250, 0))
     room.leave("b")
-    assert room.screen_owner is None
-    assert not has_colour(room.render_view("a", width=W, height=H), (250, 250, 0))
+    assert room.screen_owner is None and room.screen() is None
+
+
+def _screen_packets(room: Room, count: int, *, timeout: float = 10.0) -> list[av.Packet]:
+    from rcp.room.screen import RoomScreenTrack, SharedScreen
+
+    async def read() -> list[av.Packet]:
+        track = RoomScreenTrack(SharedScreen(room, fps=20))
+        packets = [await asyncio.wait_for(track.recv(), timeout) for _ in range(count)]
+        track.stop()
+        return packets
+
+    return asyncio.run(read())
+
+
+def test_the_screen_stream_keeps_the_screens_own_size_up_to_1080p() -> None:
+    """A 1366 × 768 laptop screen is sent as 1366 × 768; a 2560 × 1440 one fits 1920 × 1080."""
+    from rcp.room.screen import screen_size
+
+    assert screen_size(1366, 768) == (1366, 768)
+    assert screen_size(1920, 1080) == (1920, 1080)
+    assert screen_size(2560, 1440) == (1920, 1080)
+    assert screen_size(1080, 1920) == (608, 1080)  # a portrait screen keeps its shape
+    room = Room(1)
+    room.join("b", "Bob")
+    room.grant_screen("b")
+    room.push_screen("b", solid((250, 250, 0), 1366, 768))
+    packets = _screen_packets(room, 2)
+    assert packets[0].is_keyframe
+    images = decode_vp8(packets)
+    assert images[-1].shape == (768, 1366, 3)
+    assert near_colour(images[-1], (250, 250, 0))
+
+
+def test_the_screen_stream_is_silent_until_someone_shares_then_starts_on_a_keyframe() -> None:
+    import threading
+
+    room = Room(1)
+    room.join("b", "Bob")
+
+    def share_later() -> None:
+        room.grant_screen("b")
+        frame = av.VideoFrame.from_ndarray(solid((0, 0, 250), 640, 360), format="rgb24")
+        room.push_screen("b", frame)
+
+    timer = threading.Timer(0.5, share_later)
+    timer.start()
+    try:
+        packets = _screen_packets(room, 3)
+    finally:
+        timer.cancel()
+    assert packets[0].is_keyframe and packets[0].pts == 0
+    images = decode_vp8(packets)
+    assert images[0].shape == (360, 640, 3) and near_colour(images[0], (0, 0, 250))
 
 
 def test_render_view_scales_each_camera_once_for_all_viewers() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -78,9 +79,10 @@ class Browser:
         await self.pc.close()
 
 
-async def _browser(*, camera: bool = True, audio: bool = True) -> Browser:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    received: dict[str, list[av.frame.Frame]] = {"video": [], "audio": []}
+async def _browser(*, camera: bool = True, audio: bool = True, screen: bool = True) -> Browser:
+    # Browsers put every m-line on one transport; aiortc's default policy would not.
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    received: dict[str, list[av.frame.Frame]] = {"video": [], "audio": [], "screen": []}
     messages: list[dict] = []
     tasks: list[asyncio.Future[None]] = []
     if audio:
@@ -89,6 +91,7 @@ async def _browser(*, camera: bool = True, audio: bool = True) -> Browser:
         pc.addTransceiver(VideoStreamTrack(), direction="sendrecv")
     else:
         pc.addTransceiver("video", direction="recvonly")
+    screen_transceiver = pc.addTransceiver("video", direction="recvonly") if screen else None
     channel = pc.createDataChannel("control")
 
     @channel.on("message")
@@ -97,7 +100,10 @@ async def _browser(*, camera: bool = True, audio: bool = True) -> Browser:
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        tasks.append(asyncio.ensure_future(consume_track(track, received[track.kind].append)))
+        kind = track.kind
+        if screen_transceiver is not None and track is screen_transceiver.receiver.track:
+            kind = "screen"
+        tasks.append(asyncio.ensure_future(consume_track(track, received[kind].append)))
 
     await pc.setLocalDescription(await pc.createOffer())
     return Browser(pc, received, messages, channel, tasks)
@@ -159,6 +165,40 @@ def test_a_joining_browser_gets_the_rooms_picture_and_its_join_is_recorded() -> 
         assert recorder.events == [("joined", 1, 7)]
         assert hub.snapshot()["connected_seats"] == 1
         await browser.close()
+
+    _run(scenario)
+
+
+def test_a_shared_screen_reaches_everyone_as_its_own_full_size_stream() -> None:
+    """Issue 21, item 4: the presenter's screen arrives at its own size (not fitted into the
+    participants' picture), and every seat is told who shares, then that the share ended."""
+
+    async def scenario(hub: MediaHub, _recorder: Recorder) -> None:
+        viewer = await _join(hub, 7, "tabA:x:1")
+        presenter = await _join(hub, 8, "tabB:y:1")
+        await _until(lambda: hub.connected(1, 7) and hub.connected(1, 8), "two seats")
+        await _until(lambda: viewer.channel.readyState == "open", "the control channel")
+        await _until(lambda: {"type": "screen", "by": None} in viewer.messages, "no share yet")
+        assert viewer.received["screen"] == []
+        room = hub.rooms.get(1)
+        room.grant_screen(8)
+        slide = np.full((1080, 1920, 3), 235, dtype=np.uint8)
+        slide[500:580, 200:1700] = (20, 20, 20)  # a line of "text"
+        room.push_screen(8, av.VideoFrame.from_ndarray(slide, format="rgb24"))
+        await _until(lambda: len(viewer.received["screen"]) >= 2, "the shared screen")
+        frame = viewer.received["screen"][-1]
+        assert (frame.width, frame.height) == (1920, 1080)
+        image = frame.to_ndarray(format="rgb24")
+        assert image[540, 960].max() < 60 and image[100, 100].min() > 200
+        await _until(
+            lambda: {"type": "screen", "by": "Dr Participant 8"} in viewer.messages, "who shares"
+        )
+        grid = viewer.received["video"][-1]
+        assert (grid.width, grid.height) == (640, 480)  # the participants' picture, unchanged
+        room.revoke_screen()
+        await _until(lambda: viewer.messages[-1] == {"type": "screen", "by": None}, "share over")
+        await viewer.close()
+        await presenter.close()
 
     _run(scenario)
 

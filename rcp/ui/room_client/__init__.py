@@ -42,6 +42,8 @@ LABELS = {
     "share_start": "Partager mon écran",
     "share_stop": "Arrêter le partage",
     "fullscreen": "Plein écran",
+    "fullscreen_screen": "Écran partagé en plein écran",
+    "shared_by": "Écran partagé par",
     "sound": "Activer le son",
     "devices": "Caméra et micro…",
     "camera_device": "Caméra",
