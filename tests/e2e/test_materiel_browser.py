@@ -59,7 +59,7 @@ def test_camera_comes_back_from_the_server_and_the_meter_moves(server, browser) 
         frame = page.frame_locator(COMPONENT)
         started = time.monotonic()
         frame.get_by_role("button", name="Démarrer le test").click()
-        video = frame.locator("video")
+        video = frame.locator("#video")
         video.wait_for(timeout=WEBRTC_TIMEOUT_MS)
         deadline = started + WEBRTC_TIMEOUT_MS / 1000
         while video.evaluate("video => video.videoWidth") <= 2:
