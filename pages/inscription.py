@@ -6,13 +6,15 @@ from rcp import accounts, invites
 from rcp.errors import RcpError
 from rcp.ui import keys
 from rcp.ui.context import db, show_error
+from rcp.ui.text import escape_markdown
 
 st.title("Inscription")
 
 if keys.REGISTERED_EMAIL in st.session_state:
     st.success(
         "Votre demande d'inscription est enregistrée. Un administrateur va la vérifier : vous "
-        f"recevrez un e-mail à l'adresse **{st.session_state[keys.REGISTERED_EMAIL]}** dès "
+        "recevrez un e-mail à l'adresse "
+        f"**{escape_markdown(st.session_state[keys.REGISTERED_EMAIL])}** dès "
         "qu'elle sera validée. Vous pourrez alors vous connecter.",
         icon=":material/mark_email_read:",
     )
@@ -116,11 +118,12 @@ if submitted:
     )
     try:
         with db() as session:
-            user = accounts.register(session, form=form, invite_token=invite_token)
+            # The same answer whether or not the address already has an account.
+            email = accounts.request_registration(session, form=form, invite_token=invite_token)
     except RcpError as error:
         show_error(error)
     else:
-        st.session_state[keys.REGISTERED_EMAIL] = user.email
+        st.session_state[keys.REGISTERED_EMAIL] = email
         st.session_state.pop(keys.REGISTER_INVITE, None)
         st.rerun()
 

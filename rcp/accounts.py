@@ -56,6 +56,11 @@ class Registration:
     rpps: str = ""
 
 
+class DuplicateEmail(InvalidInput):
+    """Raised by ``register`` when the address already has an account (``request_registration``
+    gives the registrant the same answer as a success instead)."""
+
+
 def register(session: Session, *, form: Registration, invite_token: str | None = None) -> User:
     """Create a pending account; admins validate it. Anyone may register (no actor).
 
@@ -90,7 +95,7 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
         )
     existing = session.exec(select(User).where(User.email == email)).first()
     if existing is not None:
-        raise InvalidInput(
+        raise DuplicateEmail(
             "Un compte existe déjà avec cette adresse e-mail. Utilisez « Mot de passe oublié » "
             "sur la page de connexion si besoin.",
             field="email",
@@ -135,6 +140,46 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
     )
     session.commit()
     return user
+
+
+def request_registration(
+    session: Session, *, form: Registration, invite_token: str | None = None
+) -> str:
+    """The registration form's action: the same answer whether or not the address has an
+    account, so that the form reveals no account. Returns the address to confirm.
+
+    For an address that already has an account nothing is created: the password is hashed
+    anyway (the same time as a real registration) and the account's owner is told by email
+    that someone asked to register with it.
+    """
+    try:
+        return register(session, form=form, invite_token=invite_token).email
+    except DuplicateEmail:
+        session.rollback()
+    email = normalize_email(form.email)
+    hash_password(form.password)  # the time a new account costs
+    existing = session.exec(select(User).where(User.email == email)).one()
+    settings = get_settings()
+    notify.send_email(
+        session,
+        to=existing.email,
+        subject=f"{settings.platform_name} : demande d'inscription avec votre adresse",
+        body=(
+            f"Bonjour {existing.display_name},\n\nUne demande d'inscription vient d'être faite "
+            "avec votre adresse e-mail, qui a déjà un compte. Si c'est vous, connectez-vous, ou "
+            "utilisez « Mot de passe oublié » sur la page de connexion. Sinon, ignorez ce "
+            "message : rien n'a été modifié.\n"
+        ),
+    )
+    audit.record(
+        session,
+        "account.registration_duplicate",
+        actor_id=None,
+        target_type="user",
+        target_id=existing.id,
+    )
+    session.commit()
+    return email
 
 
 def _get_user(session: Session, user_id: int) -> User:

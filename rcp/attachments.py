@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
 from rcp import audit, dicom
@@ -169,6 +172,32 @@ def open_attachment(
     )
     session.commit()
     return row, path
+
+
+@lru_cache(maxsize=1024)
+def _sound_pdf(sha256: str) -> bool:
+    """Whether the stored PDF ``sha256`` really is one (pypdf reads its pages)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(store().path(sha256), strict=False)
+            return len(reader.pages) >= 1
+    except Exception:  # noqa: BLE001 - any failure to parse means "not verified"
+        return False
+
+
+def safe_to_show(row: Attachment) -> bool:
+    """Whether the browser may display the file itself rather than download it.
+
+    Images were decoded by Pillow at upload. A PDF is shown only if pypdf reads it: a file
+    that merely starts with ``%PDF-`` and ends with ``%%EOF`` around HTML is downloaded.
+    Anything else is always a download.
+    """
+    if row.kind == AttachmentKind.image:
+        return True
+    if row.kind == AttachmentKind.pdf:
+        return _sound_pdf(row.sha256)
+    return False
 
 
 def read_bytes(session: Session, *, actor: User, attachment_id: int) -> tuple[Attachment, bytes]:

@@ -19,6 +19,7 @@ from rcp.errors import (
     RateLimited,
 )
 from rcp.models import (
+    AuditEvent,
     LoginSession,
     OtpChallenge,
     OtpChannel,
@@ -84,7 +85,13 @@ def _register_failure(
     settings = get_settings()
     user.failed_attempts += 1
     audit.record(
-        session, action, actor_id=user.id, target_type="user", target_id=user.id, **details
+        session,
+        action,
+        actor_id=user.id,
+        target_type="user",
+        target_id=user.id,
+        ip_address=str(details.get("ip", "")),
+        **details,
     )
     if user.failed_attempts >= settings.max_failures:
         user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
@@ -174,6 +181,35 @@ def _verify_totp(user: User, code: str, now: datetime) -> bool:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
+def _throttle_address(session: Session, ip_address: str, now: datetime) -> None:
+    """Refuse, before any password is checked, a client address with too many recent failures.
+
+    Per account, failures lock the account; per address, they stop one client from trying
+    many accounts (or spending the server's CPU on password hashes) without locking anyone
+    else out. The limit is high: a hospital's doctors may share one address.
+    """
+    if not ip_address:
+        return
+    settings = get_settings()
+    since = now - timedelta(minutes=settings.lockout_minutes)
+    failures = session.exec(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action == "auth.sign_in_failed",
+            AuditEvent.ip_address == ip_address[:64],
+            AuditEvent.created_at >= since,
+        )
+    ).one()
+    if failures >= settings.sign_in_failures_per_address:
+        audit.record(session, "auth.address_throttled", actor_id=None, ip_address=ip_address)
+        session.commit()
+        raise RateLimited(
+            "Trop de tentatives de connexion infructueuses depuis votre réseau : réessayez "
+            f"dans {settings.lockout_minutes} minutes, ou contactez le support."
+        )
+
+
 def begin_sign_in(
     session: Session, *, email: str, password: str, ip_address: str = ""
 ) -> SignInStep:
@@ -184,6 +220,7 @@ def begin_sign_in(
     """
     settings = get_settings()
     now = _now()
+    _throttle_address(session, ip_address, now)
     try:
         email = normalize_email(email)
     except InvalidInput:
@@ -194,7 +231,14 @@ def begin_sign_in(
         verify_password(None, password)
         window = now - timedelta(minutes=settings.lockout_minutes)
         failures = audit.count_since(session, "auth.sign_in_failed", window, email=email)
-        audit.record(session, "auth.sign_in_failed", actor_id=None, email=email, ip=ip_address)
+        audit.record(
+            session,
+            "auth.sign_in_failed",
+            actor_id=None,
+            ip_address=ip_address,
+            email=email,
+            ip=ip_address,
+        )
         session.commit()
         # Unknown emails "lock" like real ones, or the lock message would reveal accounts.
         if failures + 1 >= settings.max_failures:

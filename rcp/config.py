@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     sms_code_ttl_minutes: int = 5
     totp_enabled: bool = True
     max_failures: int = 5
+    # Failed sign-ins from one client address (any accounts) before that address must wait
+    # lockout_minutes; high, as a hospital's doctors may share one address (rcp.auth).
+    sign_in_failures_per_address: int = 30
     lockout_minutes: int = 15
     code_resend_seconds: int = 30
     max_codes_per_window: int = 5

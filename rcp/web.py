@@ -91,11 +91,22 @@ def complete_sign_in(request: Request) -> Response:
 
 
 def sign_out(request: Request) -> Response:
-    """Revoke the session behind the cookie (if any) and clear the cookie."""
+    """Clear the cookie of a session that is over; revoke a live one only on a same-origin POST.
+
+    "Se déconnecter" ends the session in the page (rcp.ui.chrome), then sends the browser
+    here by GET to drop the cookie. A GET never ends a live session: a link or an image on
+    another site pointing here must not sign the user out.
+    """
     settings = get_settings()
     token = request.cookies.get(settings.cookie_name)
     if token:
         with session_scope(_engine()) as session:
+            live = auth.authenticate(session, token=token, touch=False) is not None
+            same_origin = request.method == "POST" and request.headers.get(
+                "sec-fetch-site", "same-origin"
+            ) in ("same-origin", "none")
+            if live and not same_origin:
+                return RedirectResponse("/", status_code=303, headers={"cache-control": "no-store"})
             auth.sign_out(session, token=token)
     response = RedirectResponse("/?signed_out=1", status_code=303)
     response.delete_cookie(
@@ -111,8 +122,8 @@ INLINE_TYPES = {"image": None, "pdf": "application/pdf"}
 def download_file(request: Request) -> Response:
     """A case attachment, for a signed-in user allowed to see the case (audited).
 
-    Images and PDFs open in the browser unless ``?download=1``; anything else is always a
-    download, never rendered by the browser.
+    Images and PDFs that pypdf reads open in the browser unless ``?download=1``; anything
+    else is always a download, never rendered by the browser.
     """
     settings = get_settings()
     token = request.cookies.get(settings.cookie_name)
@@ -134,7 +145,11 @@ def download_file(request: Request) -> Response:
             return PlainTextResponse(
                 attachments.FILE_NOT_FOUND, status_code=404, headers={"cache-control": "no-store"}
             )
-    inline = row.kind in INLINE_TYPES and request.query_params.get("download") != "1"
+    inline = (
+        row.kind in INLINE_TYPES
+        and request.query_params.get("download") != "1"
+        and attachments.safe_to_show(row)
+    )
     media_type = INLINE_TYPES.get(row.kind) or None
     if row.kind == "image":
         with path.open("rb") as fh:
@@ -203,7 +218,7 @@ def routes() -> list[Route]:
     return [
         *rtc.routes(),
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
-        Route("/auth/logout", sign_out, methods=["GET"]),
+        Route("/auth/logout", sign_out, methods=["GET", "POST"]),
         Route("/healthz", web_monitoring.healthz, methods=["GET"]),
         Route("/metrics", web_monitoring.metrics_endpoint, methods=["GET"]),
         Route("/files/{attachment_id:int}", download_file, methods=["GET"]),
