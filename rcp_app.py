@@ -18,15 +18,15 @@ st.set_page_config(page_title=settings.platform_name, page_icon=FAVICON, layout=
 chrome.finish_sign_out()
 user = current_user()
 
+path = requested_path()
 if user is None:
-    path = requested_path()
     if path.split("?", 1)[0] not in navigation.PUBLIC_PATHS:
         # Remembered so that a link from an email opens the right page after sign-in.
         st.session_state[keys.NEXT_URL] = path
-    nav = st.navigation(navigation.build(None)[""], position="hidden")
+    nav = st.navigation(navigation.build(None, path)[""], position="hidden")
     chrome.public_header()
 else:
-    nav = st.navigation(navigation.build(user), position="top")
+    nav = st.navigation(navigation.build(user, path), position="top")
     chrome.signed_in_header(user)
 
 # A failure anywhere in the page shows a French message with a reference after what was drawn.

@@ -7,6 +7,7 @@ from rcp.dates import format_datetime
 from rcp.errors import RcpError
 from rcp.ui import paging
 from rcp.ui.context import db, require_user, show_error
+from rcp.ui.links import query_int
 from rcp.ui.text import escape_markdown
 
 PAGE_SIZE = 10
@@ -26,7 +27,14 @@ if not rcps:
     st.error("Cette page est réservée à l'assistant(e) et aux médecins référents d'une RCP.")
     st.stop()
 
-rcp_id = st.selectbox("RCP", options=list(rcps), format_func=lambda i: rcps[i], key="acces_cas_rcp")
+asked = query_int("rcp")  # from the RCP's page
+rcp_id = st.selectbox(
+    "RCP",
+    options=list(rcps),
+    index=list(rcps).index(asked) if asked in rcps else 0,
+    format_func=lambda i: rcps[i],
+    key="acces_cas_rcp",
+)
 try:
     with db() as session:
         total = audit.count_rcp_cases(session, actor=user, rcp_id=rcp_id)

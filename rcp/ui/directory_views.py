@@ -239,6 +239,7 @@ def rcp_level(user: User, rcp_id: int) -> None:
         coordinators = directory.coordinators(session, rcp_id)
         mine = directory.my_membership(session, actor=user, rcp_id=rcp_id)
         manage = directory.can_manage(session, actor=user, rcp_id=rcp_id)
+        coordinates = rcp_id in directory.coordinated_rcp_ids(session, user)
         upcoming = meetings.list_meetings(session, actor=user, rcp_id=rcp_id, upcoming=True)
         past = meetings.list_meetings(session, actor=user, rcp_id=rcp_id, upcoming=False, limit=24)
     breadcrumbs(network=trail.network, family=trail.family)
@@ -273,6 +274,13 @@ def rcp_level(user: User, rcp_id: int) -> None:
     if manage:
         _schedule_form(user, rcp_id)
         _members_admin(user, rcp_id)
+    if coordinates:
+        st.page_link(
+            "pages/acces_cas.py",
+            label="Accès aux cas : qui a ouvert les dossiers de cette RCP",
+            query_params={"rcp": rcp_id},
+            icon=":material/visibility:",
+        )
     st.subheader("Séances à venir")
     _meeting_lines(trail.rcp, upcoming, "Aucune séance programmée.")
     st.subheader("Séances passées")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,17 @@ def inviter(user: User | None) -> bool:
         return invites.may_invite(session, user)
 
 
+def coordinator(user: User | None) -> bool:
+    """Coordinators (assistant or referent) of at least one RCP."""
+    if user is None:
+        return False
+    from rcp import directory
+    from rcp.ui.context import db
+
+    with db() as session:
+        return bool(directory.coordinated_rcp_ids(session, user))
+
+
 @dataclass(frozen=True)
 class PageSpec:
     path: str
@@ -55,6 +67,7 @@ class PageSpec:
     section: str = ""
     default_for: Audience | None = None
     hidden: bool = False  # reachable by URL and links, not listed in the menu
+    listed_for: Audience | None = None  # a hidden page listed in the menu of these users
 
 
 # Order is menu order. Pages check the user themselves too: this only builds the menu.
@@ -106,6 +119,7 @@ PAGES: tuple[PageSpec, ...] = (
         hidden=True,
     ),
     PageSpec("pages/avis.py", "Avis RCP", ":material/gavel:", "avis", signed_in, hidden=True),
+    # In the menu of coordinators only; others who type the URL get the page's refusal.
     PageSpec(
         "pages/acces_cas.py",
         "Accès aux cas",
@@ -113,6 +127,7 @@ PAGES: tuple[PageSpec, ...] = (
         "acces-cas",
         signed_in,
         hidden=True,
+        listed_for=coordinator,
     ),
     PageSpec("pages/mon_compte.py", "Mon compte", ":material/person:", "mon-compte", signed_in),
     PageSpec(
@@ -166,6 +181,15 @@ PAGES: tuple[PageSpec, ...] = (
 PUBLIC_PATHS = frozenset(["/", ""] + [f"/{p.url_path}" for p in PAGES if p.audience(None)])
 
 
+def _home() -> Callable[[], None]:
+    """The signed-in user's page at "/": the home page's script."""
+
+    def home() -> None:
+        runpy.run_path(str(_ROOT / "pages" / "accueil.py"), run_name="__main__")
+
+    return home
+
+
 def _sign_in_gate(url_path: str) -> Callable[[], None]:
     """A stand-in for a protected page when nobody is signed in: the sign-in page itself.
 
@@ -181,8 +205,67 @@ def _sign_in_gate(url_path: str) -> Callable[[], None]:
     return gate
 
 
-def build(user: User | None) -> dict[str, list]:
-    """st.Page objects grouped by section for this user."""
+def listed(spec: PageSpec, user: User | None) -> bool:
+    """Whether the page shows in this user's menu (hidden pages stay reachable by link)."""
+    return not spec.hidden or bool(spec.listed_for and spec.listed_for(user))
+
+
+_SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+def _not_found(slug: str, user: User | None) -> Callable[[], None]:
+    """A French page for an address that matches no page, with the way home.
+
+    Without it Streamlit opens its English "Page not found" dialog over the home page.
+    """
+
+    def page() -> None:
+        st.title("Page introuvable")
+        st.warning(
+            f"L'adresse « /{slug} » ne correspond à aucune page de la plateforme : le lien est "
+            "peut-être incomplet ou mal recopié.",
+            icon=":material/link_off:",
+        )
+        if user is None:
+            st.page_link("pages/connexion.py", label="Se connecter", icon=":material/login:")
+        else:
+            st.page_link("pages/accueil.py", label="Retour à l'accueil", icon=":material/home:")
+            st.page_link("pages/rcp.py", label="Parcourir les RCP", icon=":material/account_tree:")
+
+    page.__name__ = f"not_found_{slug.replace('-', '_')}"
+    return page
+
+
+def requested_slug(path: str) -> str:
+    """The page name the browser asked for (the path without the server's base path).
+
+    Streamlit's page manager knows it from the first run of a session, when ``st.context``
+    may not have the URL yet; that internal is read defensively, the URL is the fallback.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        manager = ctx.pages_manager if ctx is not None else None
+        if manager is not None and not manager.intended_page_script_hash:
+            name = manager.intended_page_name
+            if isinstance(name, str) and name:
+                return name.strip("/")
+    except Exception:  # noqa: BLE001 - a Streamlit change falls back to the URL
+        pass
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    path = path.split("?", 1)[0].strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :].strip("/")
+    return path
+
+
+def build(user: User | None, requested: str = "") -> dict[str, list]:
+    """st.Page objects grouped by section for this user.
+
+    ``requested`` is the path the browser asked for: when it matches no page, a French
+    "Page introuvable" page is served at that path instead of Streamlit's English dialog.
+    """
     sections: dict[str, list] = {}
     for spec in PAGES:
         if not spec.audience(user):
@@ -193,8 +276,10 @@ def build(user: User | None) -> dict[str, list]:
                 title=spec.title,
                 icon=spec.icon,
                 url_path=spec.url_path,
-                default=bool(spec.default_for and spec.default_for(user)),
-                visibility="hidden" if spec.hidden else "visible",
+                # Signed in, the home page is served at "/" by _home() below, so that
+                # /accueil (its menu link, a bookmark) is a page of its own, not a "not found".
+                default=bool(spec.default_for and spec.default_for(user)) and user is None,
+                visibility="visible" if listed(spec, user) else "hidden",
             )
         )
     if user is None:
@@ -207,6 +292,23 @@ def build(user: User | None) -> dict[str, list]:
             )
             for spec in PAGES
             if not spec.audience(None)
+        )
+    if user is not None:
+        sections.setdefault("", []).append(
+            st.Page(
+                _home(), title="Accueil", url_path="bienvenue", default=True, visibility="hidden"
+            )
+        )
+    slug = requested_slug(requested)
+    taken = {spec.url_path for spec in PAGES if spec.audience(user) or user is None}
+    if slug and slug not in taken and _SLUG.match(slug):
+        sections.setdefault("", []).append(
+            st.Page(
+                _not_found(slug, user),
+                title="Page introuvable",
+                url_path=slug,
+                visibility="hidden",
+            )
         )
     return sections
 

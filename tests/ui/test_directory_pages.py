@@ -194,3 +194,25 @@ def test_the_member_list_of_a_large_rcp_is_shown_ten_at_a_time(db: Session) -> N
     # Removing on the second page still works and the list stays on a valid page.
     at = at.button(key=second[0]).click().run()
     assert not at.exception and "n'est plus membre" in texts(at)
+
+
+def test_acces_aux_cas_is_in_the_coordinators_menu_and_on_their_rcp_page(db: Session) -> None:
+    from rcp.ui import navigation
+
+    rcp = make_rcp(db)
+    coordinator = make_coordinator(db, rcp, phone=mobile(95))
+    member = make_member(db, rcp, coordinator, phone=mobile(96))
+    (spec,) = [s for s in navigation.PAGES if s.url_path == "acces-cas"]
+    assert navigation.listed(spec, coordinator) and not navigation.listed(spec, member)
+    at = page("fiche_rcp", sign_in(db, coordinator), id=str(rcp.id))
+    links = {el.proto.label: el.proto for el in at.get("page_link")}
+    link = links["Accès aux cas : qui a ouvert les dossiers de cette RCP"]
+    assert link.page == "acces-cas" or link.page.endswith("acces_cas.py")
+    plain = page("fiche_rcp", sign_in(db, member), id=str(rcp.id))
+    assert "Accès aux cas : qui a ouvert les dossiers de cette RCP" not in [
+        el.proto.label for el in plain.get("page_link")
+    ]
+    # Followed from the RCP's page, the list opens on that RCP.
+    opened = page("acces_cas", sign_in(db, coordinator), rcp=str(rcp.id))
+    assert not opened.exception
+    assert opened.selectbox(key="acces_cas_rcp").value == rcp.id
