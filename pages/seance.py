@@ -318,11 +318,14 @@ def case_list(view: meetings.MeetingView, summaries: list, state: LiveState | No
                 + (" :violet-badge[:material/play_arrow: en cours]" if case.id == current else "")
             )
             if navigation.has_page(CASE_PAGE):
-                st.page_link(
-                    CASE_PAGE,
-                    label="Fiche",
-                    icon=":material/description:",
-                    query_params={"id": case.id},
+                # A new tab (relative URL, like the room's link): the meeting page, its chat
+                # and the current case stay open.
+                st.link_button(
+                    "Fiche",
+                    f"cas?id={case.id}",
+                    icon=":material/open_in_new:",
+                    type="tertiary",
+                    help="Ouvre la fiche du cas dans un nouvel onglet ; la séance reste ouverte.",
                 )
             if (
                 state is not None

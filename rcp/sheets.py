@@ -24,7 +24,7 @@ from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from PIL import Image, UnidentifiedImageError
 
-from rcp.dates import MONTHS, PARIS, WEEKDAYS
+from rcp.dates import PARIS, WEEKDAYS, format_date_long
 from rcp.errors import InvalidInput
 from rcp.labs import LAB_TESTS, LabValue, format_value
 
@@ -303,15 +303,22 @@ def format_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+# Dates and times are written as the pages write them (rcp.dates): « 1er décembre », « 14:05 ».
+
+
 def format_long_date(day: date) -> str:
-    """mardi 3 décembre 2026."""
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    """mardi 1er décembre 2026 (the pages' « 1er décembre 2026 », with the weekday)."""
+    return f"{WEEKDAYS[day.weekday()]} {format_date_long(day)}"
+
+
+def format_time(moment: datetime) -> str:
+    """14:05, Paris time, as on the pages."""
+    return f"{_paris(moment):%H:%M}"
 
 
 def format_datetime(moment: datetime) -> str:
-    """03/12/2026 à 14 h 05, Paris time."""
-    local = _paris(moment)
-    return f"{format_date(local.date())} à {local.hour} h {local.minute:02d}"
+    """03/12/2026 à 14:05, Paris time, as on the pages."""
+    return f"{format_date(_paris(moment).date())} à {format_time(moment)}"
 
 
 def _age(birth: date, on: date) -> int:
@@ -513,7 +520,7 @@ class _Writer:
             pdf.epw - version_w - 4,
             5,
             f"{printable_text(meeting.network, single_line=True)} — séance du "
-            f"{format_long_date(start.date())} à {start.hour} h {start.minute:02d}",
+            f"{format_long_date(start.date())} à {format_time(start)}",
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
             align="L",

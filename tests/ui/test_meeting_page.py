@@ -292,3 +292,12 @@ def meeting_rcp(db: Session, running: Running):
     from rcp.models import Rcp
 
     return db.get(Rcp, running.meeting.rcp_id)
+
+
+def test_fiche_opens_the_case_in_a_new_tab_and_the_meeting_stays(running: Running) -> None:
+    at = page(running.participant_token, running.meeting.id)
+    assert link_buttons(at)["Fiche"] in {f"cas?id={running.case.id}", f"cas?id={running.second.id}"}
+    assert sorted(b.proto.url for b in at.get("link_button") if b.proto.label == "Fiche") == sorted(
+        [f"cas?id={running.case.id}", f"cas?id={running.second.id}"]
+    )
+    assert "Fiche" not in [el.proto.label for el in at.get("page_link")]  # not in this tab

@@ -56,7 +56,7 @@ def test_sheet_holds_every_field_with_accents_intact(session: Session, team: Cas
         # network, RCP, meeting date
         "Filière ORKID — Maladies rénales rares",
         "GEM et SNI (SNLGM, HSF) adulte",
-        f"séance du {format_long_date(meeting_day.date())} à {meeting_day.hour} h",
+        f"séance du {format_long_date(meeting_day.date())} à {meeting_day:%H}:",
         # patient identity
         "LŒVENBRUCK",
         "Éloïse",
@@ -99,8 +99,7 @@ def test_sheet_holds_every_field_with_accents_intact(session: Session, team: Cas
         "Anatomopathologie",
         "Génétique",
         # validator and time, version, pages
-        f"Avis validé par Dr Hélène Dubœuf le {validated_at:%d/%m/%Y} à "
-        f"{validated_at.hour} h {validated_at:%M}",
+        f"Avis validé par Dr Hélène Dubœuf le {validated_at:%d/%m/%Y} à {validated_at:%H:%M}",
         "Version 1",
         "Page 1/",
     ]

@@ -148,7 +148,7 @@ def test_sheet_prints_every_field_and_french_accents() -> None:
     expected = [
         data.meeting.network,
         data.meeting.rcp_name,
-        "séance du mardi 1 décembre 2026 à 14 h 00",
+        "séance du mardi 1er décembre 2026 à 14:00",
         "LŒVENBRUCK",
         "Éloïse",
         "09/04/1978",
@@ -175,9 +175,9 @@ def test_sheet_prints_every_field_and_french_accents() -> None:
         *(a.specialty for a in data.attendees),
         "Quorum atteint",
         data.quorum.reason,
-        "Avis validé par Pr Hélène Dubœuf le 01/12/2026 à 16 h 12",
+        "Avis validé par Pr Hélène Dubœuf le 01/12/2026 à 16:12",
         "Version 2, remplace la version 1 du 17/11/2026",
-        "générée le 01/12/2026 à 16 h 30",
+        "générée le 01/12/2026 à 16:30",
     ]
     missing = [value for value in expected if " ".join(value.split()) not in text]
     assert missing == []
