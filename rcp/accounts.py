@@ -130,6 +130,7 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
     settings = get_settings()
     notify.send_email(
         session,
+        deferred=True,  # a taken address answers in the same time (request_registration)
         to=user.email,
         subject=f"{settings.platform_name} : inscription reçue",
         body=(
@@ -162,6 +163,7 @@ def request_registration(
     settings = get_settings()
     notify.send_email(
         session,
+        deferred=True,
         to=existing.email,
         subject=f"{settings.platform_name} : demande d'inscription avec votre adresse",
         body=(

@@ -663,6 +663,7 @@ def request_password_reset(session: Session, *, email: str, ip_address: str = ""
     link = f"{settings.base_url.rstrip('/')}/mot-de-passe-oublie?token={token}"
     notify.send_email(
         session,
+        deferred=True,  # the answer must not take longer for a known address
         to=user.email,
         subject=f"{settings.platform_name} : réinitialisation de votre mot de passe",
         body=(

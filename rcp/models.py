@@ -126,6 +126,8 @@ class OutboxChannel(StrEnum):
 
 class OutboxStatus(StrEnum):
     outbox = "outbox"  # kept here for admins: no transport configured (pilot)
+    queued = "queued"  # to be handed to SMTP after the request (rcp.notify.send_email)
+    sending = "sending"
     sent = "sent"
     failed = "failed"
 

@@ -6,11 +6,14 @@ import logging
 import re
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import httpx
+from sqlalchemy import event, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from rcp.config import Settings, get_settings
@@ -44,14 +47,30 @@ def send_email(
     body: str,
     attachments: tuple[MailAttachment, ...] = (),
     settings: Settings | None = None,
+    deferred: bool = False,
 ) -> OutboxMessage:
     """Send an email through SMTP, or keep it in the outbox when no SMTP server is set.
 
     The returned row is added to ``session``; the caller commits it with its use case. A
     failing SMTP server does not undo the use case: the row is marked failed and logged.
+    ``deferred`` hands the message to SMTP from a thread after the caller's commit (for the
+    answers that must not take longer when a message is due).
     """
     settings = settings or get_settings()
     row = OutboxMessage(channel=OutboxChannel.email, to=to, subject=subject, body=body)
+    if deferred and settings.smtp_configured and not attachments:
+        # Sent by a thread once the caller's transaction is committed: the request answers
+        # in the same time whether or not a message was due (no account enumeration).
+        row.status = OutboxStatus.queued
+        session.add(row)
+        bind = session.get_bind()
+        event.listen(
+            session,
+            "after_commit",
+            lambda _session: _start_delivery(bind, settings),  # type: ignore[arg-type]
+            once=True,
+        )
+        return row
     row.attachments = [
         {
             "filename": a.filename,
@@ -76,6 +95,55 @@ def send_email(
         row.attachments = []
     session.add(row)
     return row
+
+
+def _start_delivery(bind: Engine, settings: Settings) -> None:
+    def run() -> None:
+        try:
+            deliver_queued(bind, settings)
+        except Exception:  # noqa: BLE001 - the message stays queued for the next delivery
+            log.exception("Queued email delivery failed; it is retried with the next one")
+
+    threading.Thread(target=run, name="rcp-mail", daemon=True).start()
+
+
+def deliver_queued(bind: Engine, settings: Settings | None = None) -> int:
+    """Hand every queued email to SMTP (each claimed once, also across processes)."""
+    settings = settings or get_settings()
+    delivered = 0
+    with Session(bind) as session:
+        ids = session.exec(
+            select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.queued)
+        ).all()
+        session.commit()
+        for message_id in ids:
+            claimed = session.exec(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == message_id,
+                    col(OutboxMessage.status) == OutboxStatus.queued,
+                )
+                .values(status=OutboxStatus.sending)
+            )
+            session.commit()
+            if claimed.rowcount != 1:
+                continue  # another worker has it
+            row = session.get(OutboxMessage, message_id)
+            assert row is not None
+            try:
+                _smtp_send(
+                    settings, to=row.to, subject=row.subject, body=row.body or "", attachments=()
+                )
+                row.status = OutboxStatus.sent
+                delivered += 1
+            except (OSError, smtplib.SMTPException) as exc:
+                log.warning("SMTP delivery to a user failed: %s", type(exc).__name__)
+                row.status = OutboxStatus.failed
+                row.error = f"{type(exc).__name__}: {exc}"[:500]
+            row.body = None
+            session.add(row)
+            session.commit()
+    return delivered
 
 
 def _smtp_send(
