@@ -7,7 +7,7 @@ import streamlit as st
 
 from rcp import attachments, cases, labs, meetings
 from rcp.dates import format_datetime, today_paris
-from rcp.errors import RcpError
+from rcp.errors import FormErrors, InvalidInput, RcpError
 from rcp.models import Sex
 from rcp.ui import keys
 from rcp.ui import uploads as ui_uploads
@@ -81,9 +81,19 @@ if case is None and "submit_case" not in view.actions:
         st.stop()
 
 st.markdown(
-    "Les dossiers doivent être complétés **avant le début de la séance**. Seuls le nom, le "
-    "prénom, la date de naissance et le sexe sont obligatoires."
+    "Les dossiers doivent être complétés **avant le "
+    f"{format_datetime(view.meeting.case_deadline)}** (heure de Paris), date limite de dépôt "
+    "des cas de cette séance. Seuls le nom, le prénom, la date de naissance et le sexe sont "
+    "obligatoires."
 )
+# The previous submission's mistakes, each shown under its field (all of them at once).
+field_errors: dict[str, str] = st.session_state.pop(keys.CASE_FORM_ERRORS, {})
+
+
+def field_error(*fields: str) -> None:
+    for field in fields:
+        if field in field_errors:
+            st.error(field_errors[field], icon=":material/error:")
 
 
 def _lab_rows(case) -> list[dict]:
@@ -109,12 +119,16 @@ with st.form("soumettre_form"):
         max_chars=100,
         key="soumettre_last_name",
     )
+    with c1:
+        field_error("last_name")
     first_name = c2.text_input(
         "Prénom *",
         value=case.patient_first_name if case else "",
         max_chars=100,
         key="soumettre_first_name",
     )
+    with c2:
+        field_error("first_name")
     birth_date = c1.date_input(
         "Date de naissance *",
         value=case.patient_birth_date if case else None,
@@ -123,6 +137,8 @@ with st.form("soumettre_form"):
         format="DD/MM/YYYY",
         key="soumettre_birth_date",
     )
+    with c1:
+        field_error("birth_date")
     sex = c2.radio(
         "Sexe *",
         sex_options,
@@ -131,12 +147,15 @@ with st.form("soumettre_form"):
         horizontal=True,
         key="soumettre_sex",
     )
+    with c2:
+        field_error("sex")
     informed = st.checkbox(
         "Le patient est informé *",
         value=bool(case and case.patient_informed),
         key="soumettre_informed",
         help="Obligation légale : le patient doit être informé que son dossier est discuté en RCP.",
     )
+    field_error("patient_informed")
     st.subheader("Dossier clinique (facultatif)")
     texts = {}
     for name, (label, limit) in cases.TEXT_FIELDS.items():
@@ -147,6 +166,7 @@ with st.form("soumettre_form"):
             key=f"soumettre_{name}",
             height=100 if name != "summary" else 160,
         )
+        field_error(name)
     st.markdown("**Résultats biologiques datés**")
     edited = st.data_editor(
         _lab_rows(case),
@@ -161,12 +181,13 @@ with st.form("soumettre_form"):
             "Valeur": st.column_config.NumberColumn("Valeur"),
         },
     )
+    field_error("labs")
     b1, b2 = st.columns(2)
-    save = b1.form_submit_button("Enregistrer le brouillon", width="stretch")
+    # A submitted case is no draft any more: it is only changed, never saved as a draft.
+    is_draft = case is None or case.status == "draft"
+    save = is_draft and b1.form_submit_button("Enregistrer le brouillon", width="stretch")
     submit_now = b2.form_submit_button(
-        "Soumettre le cas"
-        if case is None or case.status == "draft"
-        else "Enregistrer les modifications",
+        "Soumettre le cas" if is_draft else "Enregistrer les modifications",
         type="primary",
         width="stretch",
     )
@@ -202,6 +223,14 @@ if save or submit_now:
             )
             if submit_now and saved.status == "draft":
                 saved = cases.submit(session, actor=session.merge(user), case_id=saved.id)
+    except FormErrors as error:
+        st.session_state[keys.CASE_FORM_ERRORS] = error.errors
+        st.rerun()
+    except InvalidInput as error:
+        if error.field:
+            st.session_state[keys.CASE_FORM_ERRORS] = {error.field: str(error)}
+            st.rerun()
+        show_error(error)
     except RcpError as error:
         show_error(error)
     else:

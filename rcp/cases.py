@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from rcp import audit, labs
 from rcp.dates import today_paris
-from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from rcp.errors import Conflict, FormErrors, InvalidInput, NotFound, PermissionDenied
 from rcp.meetings import is_past, meeting_title
 from rcp.models import (
     Case,
@@ -73,33 +73,68 @@ class CaseForm:
 
 
 def _clean_form(form: CaseForm) -> dict[str, Any]:
-    if not form.patient_informed:
-        raise InvalidInput(INFORMED_REQUIRED, field="patient_informed")
-    values: dict[str, Any] = {
-        "patient_last_name": clean_name(
+    """The form's values, cleaned; every wrong field is reported at once (``FormErrors``)."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"patient_informed": True}
+
+    def check(field: str, clean: Any) -> None:
+        try:
+            clean()
+        except InvalidInput as error:
+            errors[error.field or field] = str(error)
+
+    def identity() -> None:
+        values["patient_last_name"] = clean_name(
             form.last_name, label="Nom du patient", field="last_name"
-        ).upper(),
-        "patient_first_name": clean_name(
+        ).upper()
+
+    def first_name() -> None:
+        values["patient_first_name"] = clean_name(
             form.first_name, label="Prénom du patient", field="first_name"
-        ),
-        "patient_birth_date": check_birth_date(form.birth_date, today=today_paris()),
-        "patient_informed": True,
-    }
-    if form.sex not in {s.value for s in Sex}:
-        raise InvalidInput("Indiquez le sexe du patient.", field="sex")
-    values["patient_sex"] = form.sex
-    for name, (label, limit) in TEXT_FIELDS.items():
-        values[name] = clean_text(
-            getattr(form, name), label=label, field=name, max_length=limit, multiline=True
         )
+
+    def birth_date() -> None:
+        values["patient_birth_date"] = check_birth_date(form.birth_date, today=today_paris())
+
+    def sex() -> None:
+        if form.sex not in {s.value for s in Sex}:
+            raise InvalidInput("Indiquez le sexe du patient.", field="sex")
+        values["patient_sex"] = form.sex
+
+    def informed() -> None:
+        if not form.patient_informed:
+            raise InvalidInput(INFORMED_REQUIRED, field="patient_informed")
+
+    check("last_name", identity)
+    check("first_name", first_name)
+    check("birth_date", birth_date)
+    check("sex", sex)
+    check("patient_informed", informed)
+    for name, (label, limit) in TEXT_FIELDS.items():
+
+        def text(name: str = name, label: str = label, limit: int = limit) -> None:
+            values[name] = clean_text(
+                getattr(form, name), label=label, field=name, max_length=limit, multiline=True
+            )
+
+        check(name, text)
     cleaned_labs = []
-    for row in form.labs:
+    for number, row in enumerate(form.labs, start=1):
         if not any(str(row.get(k) or "").strip() for k in ("code", "value", "taken_on")):
             continue  # an empty line of the table
-        value = labs.validate_lab_value(row.get("code"), row.get("value"), row.get("taken_on"))
+        try:
+            value = labs.validate_lab_value(row.get("code"), row.get("value"), row.get("taken_on"))
+        except InvalidInput as error:
+            errors.setdefault("labs", f"Résultats biologiques, ligne {number} : {error}")
+            continue
         cleaned_labs.append(
             {"code": value.code, "value": value.value, "taken_on": value.taken_on.isoformat()}
         )
+    if errors:
+        if len(errors) == 1:
+            field, message = next(iter(errors.items()))
+            raise InvalidInput(message, field=field)
+        raise FormErrors(errors)
     cleaned_labs.sort(key=lambda r: (r["taken_on"], r["code"]))
     values["labs"] = cleaned_labs
     return values

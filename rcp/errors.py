@@ -43,6 +43,16 @@ class InvalidInput(RcpError):
         self.field = field
 
 
+class FormErrors(InvalidInput):
+    """Raised when several fields of one form are wrong: ``errors`` maps each field to its
+    French message (in form order), so that a page shows them all at once, each by its field.
+    The message lists them all for callers that show one line."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()), field=next(iter(errors), None))
+        self.errors = dict(errors)
+
+
 class AuthFailed(RcpError):
     """Raised when a sign-in step fails. The message never says whether an email exists."""
 

@@ -45,3 +45,5 @@ SEANCE_LIVE_ERROR = "seance_live_error"
 SALLE_PANEL_ERROR = "salle_panel_error"
 # Opinion page: the French message of the last failed "Enregistrer le brouillon" / "Valider".
 AVIS_ERROR = "avis_submit_error"
+# Case form: the last submission's mistakes, {field: French message}, shown under each field.
+CASE_FORM_ERRORS = "case_form_errors"

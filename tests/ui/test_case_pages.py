@@ -234,3 +234,34 @@ def test_the_submitter_reads_the_validated_proposal_and_downloads_the_sheet_from
     assert "Proposition hors recommandations" in texts(at)
     (link,) = [b for b in at.get("link_button") if b.proto.label == "Télécharger la fiche"]
     assert link.proto.url == f"/cases/{team.case.id}/sheet.pdf"
+
+
+def test_the_case_form_shows_every_mistake_at_once_each_by_its_field(db: Session) -> None:
+    _c, member, meeting = _setting(db)
+    at = page("soumettre_cas", sign_in(db, member), meeting=str(meeting.id))
+    at = _submit(at, "Soumettre le cas")
+    assert not at.exception
+    shown = [e.value for e in at.error]
+    assert len(shown) >= 5, shown  # name, first name, birth date, sex, "patient informé"
+    assert any("Nom du patient" in m for m in shown)
+    assert any("Prénom du patient" in m for m in shown)
+    assert any("sexe" in m for m in shown)
+    assert any("La loi impose que le patient soit informé" in m for m in shown)
+    db.commit()
+    assert db.exec(select(Case)).all() == []
+
+
+def test_the_form_gives_the_real_deadline_and_no_draft_button_once_submitted(
+    db: Session,
+) -> None:
+    from rcp.dates import format_datetime
+
+    _c, member, meeting = _setting(db)
+    at = page("soumettre_cas", sign_in(db, member), meeting=str(meeting.id))
+    assert f"avant le {format_datetime(meeting.case_deadline)}" in texts(at)
+    assert "Enregistrer le brouillon" in [b.label for b in at.button]
+    case = make_case(db, meeting, member)  # submitted
+    at = page("soumettre_cas", sign_in(db, member), case=str(case.id))
+    labels = [b.label for b in at.button]
+    assert "Enregistrer les modifications" in labels
+    assert "Enregistrer le brouillon" not in labels
