@@ -258,27 +258,22 @@ def view_image(
     return row, path
 
 
-def render_frame(
-    session: Session,
-    *,
-    actor: User,
-    attachment_id: int,
-    frame_index: int,
-    viewer: str,
-    center: float | None = None,
-    width: float | None = None,
-) -> bytes:
-    """PNG of one frame of a DICOM attachment, windowed (audited once per viewer and day)."""
+def view_dicom(
+    session: Session, *, actor: User, attachment_id: int, viewer: str
+) -> tuple[Attachment, Path]:
+    """A DICOM file for the browser viewer (audited once per file, viewer and day).
+
+    The viewer fetches every slice of a series: one audit row per slice and opening would
+    drown the log, so a view is recorded like an image shown on a page.
+    """
     row, case = _attachment(session, actor, attachment_id)
     if row.kind != AttachmentKind.dicom:
         raise NotFound(FILE_NOT_FOUND)
+    path = store().path(row.sha256)
+    if not path.is_file():
+        raise NotFound(FILE_NOT_FOUND)
     _audit_view_once(session, actor, row, case, viewer)
-    session.commit()  # end the read transaction before decoding
-    configure_viewer_cache()
-    try:
-        return dicom.render_frame(row.sha256, frame_index, store().path, center=center, width=width)
-    except IndexError as error:
-        raise NotFound(FILE_NOT_FOUND) from error
+    return row, path
 
 
 def configure_viewer_cache() -> None:
@@ -296,9 +291,16 @@ class SeriesView:
     frame_count: int
     first_summary: dict[str, Any]
     attachment_ids: tuple[int, ...] = ()  # the attachment of each key
+    frames: tuple[int, ...] = ()  # the number of frames of each key
 
     def attachment_of(self, key: str) -> int:
         return self.attachment_ids[self.keys.index(key)]
+
+    @property
+    def files(self) -> list[tuple[int, int]]:
+        """(attachment id, frame count) of each file, in slice order (the browser viewer)."""
+        counts = self.frames or (1,) * len(self.attachment_ids)
+        return list(zip(self.attachment_ids, counts, strict=True))
 
 
 def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesView]:
@@ -325,6 +327,7 @@ def dicom_series(session: Session, *, actor: User, case_id: int) -> list[SeriesV
                 frame_count=s.frame_count,
                 first_summary=dict(first),
                 attachment_ids=tuple(ids[key] for key in s.keys),  # type: ignore[misc]
+                frames=tuple(max(1, int(summaries[key].get("frames") or 1)) for key in s.keys),
             )
         )
     return views

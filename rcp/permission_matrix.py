@@ -209,8 +209,8 @@ MATRIX: tuple[Rule, ...] = (
     Rule("attachments.open_attachment:draft", frozenset({"submitter"}), patient_data=True),
     # What pages show through the authenticated routes (rcp/web_files.py).
     Rule("attachments.view_image", CASE_READERS, patient_data=True),
-    Rule("attachments.render_frame", CASE_READERS, patient_data=True),
-    Rule("attachments.render_frame:draft", frozenset({"submitter"}), patient_data=True),
+    Rule("attachments.view_dicom", CASE_READERS, patient_data=True),
+    Rule("attachments.view_dicom:draft", frozenset({"submitter"}), patient_data=True),
     Rule("attachments.dicom_series", CASE_READERS, patient_data=True),
     Rule("attachments.add_upload", CASE_EDITORS, patient_data=True),
     Rule("attachments.remove", CASE_EDITORS, patient_data=True),

@@ -125,6 +125,10 @@ def download_file(request: Request) -> Response:
     Images and PDFs that pypdf reads open in the browser unless ``?download=1``; anything
     else is always a download, never rendered by the browser.
     """
+    if request.query_params.get("view") == "1":
+        from rcp import web_files
+
+        return web_files.dicom_file(request)  # the viewer: audited as a view, once a day
     settings = get_settings()
     token = request.cookies.get(settings.cookie_name)
     attachment_id = request.path_params["attachment_id"]

@@ -105,23 +105,15 @@ def image(request: Request) -> Response:
     return _answer(request, produce, what="cette image")
 
 
-def dicom_frame(request: Request) -> Response:
-    """One frame of a DICOM attachment as PNG, windowed by ``?c=&w=`` (the viewer)."""
+def dicom_file(request: Request) -> Response:
+    """A DICOM file for the browser viewer: ``/files/<id>?view=1`` (audited once a day)."""
     attachment_id = int(request.path_params["attachment_id"])
-    frame = int(request.path_params["frame"])
 
     def produce(session: Session, reader: Reader) -> Response:
-        return _png(
-            attachments.render_frame(
-                session,
-                actor=reader.user,
-                attachment_id=attachment_id,
-                frame_index=frame,
-                viewer=reader.viewer,
-                center=_float(request, "c"),
-                width=_float(request, "w"),
-            )
+        _row, path = attachments.view_dicom(
+            session, actor=reader.user, attachment_id=attachment_id, viewer=reader.viewer
         )
+        return FileResponse(path, media_type="application/dicom")
 
     return _answer(request, produce, what="cette image")
 
@@ -198,7 +190,6 @@ def key_image(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/files/{attachment_id:int}/image", image, methods=["GET"]),
-        Route("/files/{attachment_id:int}/frames/{frame:int}.png", dicom_frame, methods=["GET"]),
         Route("/cases/{case_id:int}/labs.png", labs_plot, methods=["GET"]),
         Route("/cases/{case_id:int}/sheet.pdf", sheet, methods=["GET"]),
         Route("/cases/{case_id:int}/sheet-preview.pdf", sheet_preview, methods=["GET"]),

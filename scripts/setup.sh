@@ -36,3 +36,21 @@ if [ ${#todo[@]} -gt 0 ]; then
     mv "$stamp.new" "$stamp"
   done
 fi
+# The browser DICOM viewer (rcp/ui/viewer_client): Cornerstone3D from the npm registry, at the
+# versions and hashes of the committed package-lock.json, bundled by esbuild into dist/ (about
+# 8 MB, git-ignored). Built again only when its sources or the lockfile change.
+viewer=rcp/ui/viewer_client
+viewer_stamp=$(find "$viewer/package-lock.json" "$viewer/build.mjs" "$viewer/src" -type f -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$viewer/dist/.stamp" 2>/dev/null)" != "$viewer_stamp" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      echo "npm is missing: install Node.js and npm (sudo apt-get install nodejs npm)" >&2
+      exit 1
+    fi
+  fi
+  (cd "$viewer" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node build.mjs)
+  echo "$viewer_stamp" > "$viewer/dist/.stamp"
+fi

@@ -49,8 +49,13 @@ def _viewed_once(case_id: int) -> bool:
     return first
 
 
-def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
-    """Render a case this user may see; returns it, or None after showing why not."""
+def render_case(
+    user: User, case_id: int, *, key_prefix: str, sync: dict | None = None
+) -> Case | None:
+    """Render a case this user may see; returns it, or None after showing why not.
+
+    ``sync`` shares the DICOM viewer in a meeting (see ``pages/seance.py``).
+    """
     try:
         with db() as session:
             case = cases.get_case(
@@ -103,7 +108,7 @@ def render_case(user: User, case_id: int, *, key_prefix: str) -> Case | None:
                 f"{sum(f.kind == AttachmentKind.dicom for f in files)} fichier(s) DICOM en "
                 f"{len(series)} série(s)"
             )
-            dicom_viewer.render(series, key_prefix=f"{key_prefix}_dicom")
+            dicom_viewer.render(series, key_prefix=f"{key_prefix}_dicom", sync=sync)
     return case
 
 

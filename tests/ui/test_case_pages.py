@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from pydicom.data import get_testdata_file
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from tests.factories import (
     pass_deadline,
     sign_in,
 )
-from tests.ui.conftest import html_bodies, texts
+from tests.ui.conftest import texts
 from tests.ui.test_directory_pages import page
 
 CT = get_testdata_file("CT_small.dcm", download=False)
@@ -162,14 +163,17 @@ def test_case_page_shows_the_dicom_viewer(db: Session) -> None:
     assert not at.exception
     shown = texts(at)
     assert "Question posée à la RCP" in shown and "\\<b\\>urgent\\</b\\>" in shown
-    # The slice comes from the authenticated route, not from st.image bytes under /media.
+    # The browser viewer gets ids only; it reads the file from the authenticated route,
+    # never bytes under /media.
     assert not at.get("imgs") and not at.get("image")
     (attachment,) = attachments.list_attachments(db, actor=member, case_id=case.id)
-    slices = [h for h in html_bodies(at) if f"/files/{attachment.id}/frames/0.png" in h]
-    assert len(slices) == 1 and "?c=" in slices[0]
-    assert at.radio(
-        key="cas_dicom_window_" + attachments.dicom_series(db, actor=member, case_id=case.id)[0].uid
-    )
+    (viewer,) = at.get("component_instance")
+    assert viewer.proto.component_name.endswith("rcp_dicom_viewer")
+    args = json.loads(viewer.proto.json_args)
+    (series,) = args["series"]
+    assert series["images"] == [[attachment.id, 1]]
+    assert series["modality"] == "CT"
+    assert case.patient_last_name.upper() not in json.dumps(args).upper()  # no identity
 
 
 def test_case_page_refuses_someone_elses_case_by_id(db: Session) -> None:

@@ -114,7 +114,9 @@ def test_a_failing_dicom_viewer_leaves_the_rest_of_the_case_page(
         attachments.add_upload(
             db, actor=coordinator, case_id=case.id, name="ct.dcm", data=handle.read()
         )
-    monkeypatch.setattr(attachments, "load_series", boom)
+    from rcp.ui import dicom_viewer
+
+    monkeypatch.setattr(dicom_viewer, "series_args", boom)
     at = AppTest.from_file(str(ROOT / "rcp_app.py"), default_timeout=30)
     at.session_state["auth_test_token"] = sign_in(db, coordinator)
     at.run()

@@ -485,11 +485,11 @@ CALLS: dict[str, Call] = {
     "attachments.view_image": lambda s, a, w: attachments.view_image(
         s, actor=a, attachment_id=w.image_id, viewer="login:1"
     ),
-    "attachments.render_frame": lambda s, a, w: attachments.render_frame(
-        s, actor=a, attachment_id=w.dicom_id, frame_index=0, viewer="login:1"
+    "attachments.view_dicom": lambda s, a, w: attachments.view_dicom(
+        s, actor=a, attachment_id=w.dicom_id, viewer="login:1"
     ),
-    "attachments.render_frame:draft": lambda s, a, w: attachments.render_frame(
-        s, actor=a, attachment_id=w.draft_dicom_id, frame_index=0, viewer="login:1"
+    "attachments.view_dicom:draft": lambda s, a, w: attachments.view_dicom(
+        s, actor=a, attachment_id=w.draft_dicom_id, viewer="login:1"
     ),
     "cases.labs_plot": lambda s, a, w: cases.labs_plot(
         s, actor=a, case_id=w.case_id, viewer="login:1"

@@ -68,7 +68,7 @@ class World:
         return [
             f"/files/{self.png.id}/image",
             f"/files/{self.jpeg.id}/image",
-            f"/files/{self.ct.id}/frames/0.png?c=40&w=400",
+            f"/files/{self.ct.id}?view=1",
             f"/cases/{case_id}/labs.png",
             f"/cases/{case_id}/sheet.pdf",
             f"/cases/{case_id}/sheet.pdf?version=1",
@@ -95,7 +95,7 @@ def test_a_reader_gets_each_document_with_no_store(
     client: TestClient, world: World, db: Session
 ) -> None:
     client.cookies.set("rcp_session", sign_in(db, world.team.pathologist))
-    expected = ["image/png", "image/jpeg", "image/png", "image/png", "application/pdf"]
+    expected = ["image/png", "image/jpeg", "application/dicom", "image/png", "application/pdf"]
     for url, media_type in zip(world.urls(), expected, strict=False):
         response = client.get(url)
         assert response.status_code == 200, url
@@ -112,7 +112,7 @@ def test_not_yours_and_does_not_exist_get_the_same_answer(
 ) -> None:
     client.cookies.set("rcp_session", sign_in(db, world.team.stranger))
     answers = set()
-    for url in [*world.urls(), "/files/9999/image", "/files/9999/frames/0.png", "/files/9999"]:
+    for url in [*world.urls(), "/files/9999/image", "/files/9999?view=1", "/files/9999"]:
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.headers["cache-control"] == "no-store", url
@@ -121,12 +121,12 @@ def test_not_yours_and_does_not_exist_get_the_same_answer(
     assert all("introuvable, ou vous n'avez pas accès" in text for text in answers) or answers
 
 
-def test_slider_steps_are_audited_once_per_file_and_viewer_and_sheets_at_each_download(
+def test_viewer_reads_are_audited_once_per_file_and_viewer_and_sheets_at_each_download(
     client: TestClient, world: World, db: Session
 ) -> None:
     client.cookies.set("rcp_session", sign_in(db, world.team.pathologist))
-    for width in (400, 350, 2000, 1500, 400):
-        assert client.get(f"/files/{world.ct.id}/frames/0.png?c=40&w={width}").status_code == 200
+    for _ in range(5):  # the browser viewer reads the file again after its cache dropped it
+        assert client.get(f"/files/{world.ct.id}?view=1").status_code == 200
     for _ in range(3):
         assert client.get(f"/files/{world.png.id}/image").status_code == 200
     for _ in range(2):
@@ -142,10 +142,15 @@ def test_slider_steps_are_audited_once_per_file_and_viewer_and_sheets_at_each_do
     assert len(sheets) == 2
 
 
-def test_a_slice_is_windowed_as_asked(client: TestClient, world: World, db: Session) -> None:
+def test_the_viewer_gets_the_stored_dicom_file_as_is(
+    client: TestClient, world: World, db: Session
+) -> None:
+    """The browser decodes the file itself: the route sends the stored bytes unchanged."""
     client.cookies.set("rcp_session", sign_in(db, world.team.pathologist))
-    narrow = client.get(f"/files/{world.ct.id}/frames/0.png?c=40&w=80").content
-    wide = client.get(f"/files/{world.ct.id}/frames/0.png?c=40&w=2000").content
-    assert Image.open(io.BytesIO(narrow)).size == (128, 128)
-    assert narrow != wide
-    assert client.get(f"/files/{world.ct.id}/frames/1.png").status_code == 404
+    response = client.get(f"/files/{world.ct.id}?view=1")
+    assert response.content == CT.read_bytes()
+    assert "attachment" not in response.headers.get("content-disposition", "")
+    assert client.get(f"/files/{world.png.id}?view=1").status_code == 404  # not a DICOM file
+    db.rollback()
+    downloads = db.exec(select(AuditEvent).where(AuditEvent.action == "file.downloaded")).all()
+    assert downloads == []  # a view, not a download
