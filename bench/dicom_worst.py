@@ -9,8 +9,8 @@ decoded (rcp.dicom.MAX_DECODED_BYTES), frames at rcp.dicom.MAX_FRAME_PIXELS, a f
 disk. It is uploaded through rcp.attachments.add_upload, then the case page's work is done in
 this process: the page reads the series' headers (rcp.attachments.load_series), the browser
 viewer reads the file from the authenticated route (/files/<id>?view=1: sent as stored, the
-server decodes nothing to show it), then the page closes (rcp.dicom.release). The peak resident memory (VmHWM) and the frame cache
-are printed at each step.
+server decodes nothing to show it), then the page closes (rcp.dicom.release). The peak
+resident memory (VmHWM) and the frame cache are printed at each step.
 """
 
 from __future__ import annotations
