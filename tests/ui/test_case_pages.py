@@ -151,8 +151,12 @@ def test_after_the_deadline_the_form_is_closed_for_members(db: Session) -> None:
     assert not [b for b in at.button if b.proto.form_id == "soumettre_form"]
 
 
-def test_case_page_shows_the_dicom_viewer(db: Session) -> None:
+def test_case_page_shows_the_dicom_viewer(db: Session, monkeypatch) -> None:
     from rcp import attachments
+    from rcp.ui import dicom_viewer
+
+    # AppTest draws the component's arguments only: the browser bundle need not be built.
+    monkeypatch.setattr(dicom_viewer, "is_built", lambda: True)
 
     _c, member, meeting = _setting(db)
     case = make_case(db, meeting, member, question="Faut-il biopsier ? <b>urgent</b>")
