@@ -212,6 +212,7 @@ MATRIX: tuple[Rule, ...] = (
     Rule("attachments.view_dicom", CASE_READERS, patient_data=True),
     Rule("attachments.view_dicom:draft", frozenset({"submitter"}), patient_data=True),
     Rule("attachments.dicom_series", CASE_READERS, patient_data=True),
+    Rule("series_download.series_archive", CASE_READERS, patient_data=True),
     Rule("attachments.add_upload", CASE_EDITORS, patient_data=True),
     Rule("attachments.remove", CASE_EDITORS, patient_data=True),
     # --- opinions --------------------------------------------------------------------------------

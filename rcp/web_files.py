@@ -187,10 +187,35 @@ def key_image(request: Request) -> Response:
     return _answer(request, produce, what="cette image")
 
 
+def series_zip(request: Request) -> Response:
+    """One DICOM series of a case as a zip (``?uid=``), as stored or ``&deid=1`` de-identified."""
+    from starlette.background import BackgroundTask
+
+    from rcp import series_download
+
+    case_id = int(request.path_params["case_id"])
+    uid = request.query_params.get("uid", "")
+    deidentified = request.query_params.get("deid") == "1"
+
+    def produce(session: Session, reader: Reader) -> Response:
+        archive = series_download.series_archive(
+            session, actor=reader.user, case_id=case_id, series_uid=uid, deidentified=deidentified
+        )
+        return FileResponse(
+            archive.path,
+            media_type="application/zip",
+            filename=archive.filename,
+            background=BackgroundTask(archive.path.unlink, missing_ok=True),
+        )
+
+    return _answer(request, produce, what="cette série")
+
+
 def routes() -> list[Route]:
     return [
         Route("/files/{attachment_id:int}/image", image, methods=["GET"]),
         Route("/cases/{case_id:int}/labs.png", labs_plot, methods=["GET"]),
+        Route("/cases/{case_id:int}/series.zip", series_zip, methods=["GET"]),
         Route("/cases/{case_id:int}/sheet.pdf", sheet, methods=["GET"]),
         Route("/cases/{case_id:int}/sheet-preview.pdf", sheet_preview, methods=["GET"]),
         Route("/cases/{case_id:int}/key-image.png", key_image, methods=["GET"]),

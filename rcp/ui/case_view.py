@@ -108,7 +108,9 @@ def render_case(
                 f"{sum(f.kind == AttachmentKind.dicom for f in files)} fichier(s) DICOM en "
                 f"{len(series)} série(s)"
             )
-            dicom_viewer.render(series, key_prefix=f"{key_prefix}_dicom", sync=sync)
+            dicom_viewer.render(
+                series, case_id=case.id, key_prefix=f"{key_prefix}_dicom", sync=sync
+            )
     return case
 
 

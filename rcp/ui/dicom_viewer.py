@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -69,6 +70,7 @@ def component(
 def render(
     series_list: list[attachments.SeriesView],
     *,
+    case_id: int,
     key_prefix: str,
     sync: dict[str, str] | None = None,
 ) -> None:
@@ -77,5 +79,42 @@ def render(
         return
     if not is_built():
         st.error(NOT_BUILT, icon=":material/error:")
-        return
-    component(series=series_args(series_list), key=f"{key_prefix}_viewer", sync=sync)
+    else:
+        component(series=series_args(series_list), key=f"{key_prefix}_viewer", sync=sync)
+    downloads(case_id, series_list, key_prefix=key_prefix)
+
+
+def download_url(case_id: int, series_uid: str, *, deidentified: bool) -> str:
+    query = {"uid": series_uid, **({"deid": "1"} if deidentified else {})}
+    return f"/cases/{int(case_id)}/series.zip?{urlencode(query)}"
+
+
+def downloads(case_id: int, series_list: list[attachments.SeriesView], *, key_prefix: str) -> None:
+    """Links to the authenticated, audited zip route: as stored, or de-identified."""
+    with st.expander("Télécharger une série DICOM", icon=":material/download:"):
+        index = 0
+        if len(series_list) > 1:
+            labels = {i: s.label for i, s in enumerate(series_list)}
+            index = st.selectbox(
+                "Série", list(labels), format_func=labels.get, key=f"{key_prefix}_download"
+            )
+        uid = series_list[index].uid
+        left, right = st.columns(2)
+        left.link_button(
+            "Telle quelle (.zip)",
+            download_url(case_id, uid, deidentified=False),
+            icon=":material/download:",
+            width="stretch",
+        )
+        right.link_button(
+            "Anonymisée (.zip)",
+            download_url(case_id, uid, deidentified=True),
+            icon=":material/visibility_off:",
+            width="stretch",
+        )
+        st.caption(
+            "Chaque téléchargement est inscrit au journal d'audit. L'anonymisation suit le "
+            "profil de base de la norme DICOM (PS3.15) : noms, identifiants, dates, textes "
+            "libres et UID de l'en-tête sont retirés ou remplacés. Le texte incrusté dans "
+            "l'image elle-même (échographie, capture d'écran) n'est pas effacé."
+        )

@@ -178,6 +178,10 @@ def test_case_page_shows_the_dicom_viewer(db: Session, monkeypatch) -> None:
     assert series["images"] == [[attachment.id, 1]]
     assert series["modality"] == "CT"
     assert case.patient_last_name.upper() not in json.dumps(args).upper()  # no identity
+    # The series downloads go through the authenticated, audited zip route.
+    links = [b.proto.url for b in at.get("link_button")]
+    assert f"/cases/{case.id}/series.zip?uid={series['uid']}" in links
+    assert f"/cases/{case.id}/series.zip?uid={series['uid']}&deid=1" in links
 
 
 def test_case_page_refuses_someone_elses_case_by_id(db: Session) -> None:

@@ -42,6 +42,7 @@ from rcp import (
     meeting_live,
     meetings,
     opinions,
+    series_download,
 )
 from rcp.db import make_engine
 from rcp.models import (
@@ -96,6 +97,7 @@ class World:
     withdrawn_id: int  # submitted to the running meeting, then withdrawn by its submitter
     attachment_id: int  # PDF of case_id
     dicom_id: int  # DICOM of case_id
+    dicom_series_uid: str  # its series
     image_id: int  # PNG of case_id
     next_attachment_id: int  # PDF of next_case_id
     membership_request_id: int
@@ -218,6 +220,7 @@ def _build(s: Session, base: Path) -> World:
         withdrawn_id=withdrawn.id,
         attachment_id=pdf.id,
         dicom_id=dicom_row.id,
+        dicom_series_uid=attachments.dicom_series(s, actor=submitter, case_id=case.id)[0].uid,
         image_id=image_row.id,
         next_attachment_id=next_pdf.id,
         membership_request_id=membership_request.id,
@@ -449,6 +452,9 @@ CALLS: dict[str, Call] = {
     "attachments.dicom_series": lambda s, a, w: attachments.dicom_series(
         s, actor=a, case_id=w.case_id
     ),
+    "series_download.series_archive": lambda s, a, w: series_download.series_archive(
+        s, actor=a, case_id=w.case_id, series_uid=w.dicom_series_uid, deidentified=True
+    ).path.unlink(),
     "attachments.add_upload": lambda s, a, w: attachments.add_upload(
         s, actor=a, case_id=w.next_case_id, name="bilan.pdf", data=pdf_bytes("bilan")
     ),
