@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from rcp import rtc, startup, warmup, web
+from rcp import startup, warmup, web
 from rcp.ui import failsafe, server_stats
 
 # Uvicorn imports this module once its socket is bound: the address and port are final.
@@ -21,5 +21,5 @@ app = st.App(
     routes=web.routes(),
     middleware=web.middleware(),
     on_script_error=failsafe.on_script_error,
-    lifespan=rtc.lifespan,
+    lifespan=web.lifespan,
 )

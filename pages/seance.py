@@ -10,7 +10,7 @@ from rcp.dates import PARIS, format_datetime, to_paris
 from rcp.errors import PermissionDenied, RcpError
 from rcp.meeting_live import LiveState, Phase
 from rcp.models import CaseStatus, MeetingStatus, ParticipationStatus
-from rcp.ui import chat_panel, failsafe, keys, navigation
+from rcp.ui import chat_panel, failsafe, keys, live_events, navigation
 from rcp.ui.case_view import render_case
 from rcp.ui.context import current_user, db, flash, require_user, show_error, show_flash
 from rcp.ui.links import DIRECTORY_PAGE, breadcrumbs, query_int
@@ -20,7 +20,9 @@ user = require_user()
 show_flash()
 meeting_id = query_int("id")
 
-POLL_SECONDS = 2  # the live panel's refresh: changes made by others show within this
+# The live panel reruns when the server says the meeting changed (rcp.events, pushed to the
+# page by rcp/ui/live_events); this slow refresh is only a safety net (push channel down).
+FALLBACK_SECONDS = 120
 CASE_PAGE = "pages/cas.py"
 SUBMIT_PAGE = "pages/soumettre_cas.py"
 STATUS_BADGES = {
@@ -546,14 +548,15 @@ def live_action(call, me, **kwargs) -> None:
         )
 
 
-@st.fragment(run_every=POLL_SECONDS)
+@st.fragment(run_every=FALLBACK_SECONDS)
 @failsafe.guarded("Le panneau de la séance (présents, mains levées, messagerie)")
 def live_panel(meeting_id: int, drawn: tuple, live: bool) -> None:
-    """Presence, hands and chat, polled every two seconds.
+    """Presence, hands and chat, redrawn as soon as the meeting changes (pushed, not polled).
 
     ``drawn`` is the page signature the whole page was drawn for: when another user changes
     something the rest of the page shows (current case, statuses), the whole app reruns.
     """
+    live_events.listen("seance_live_events", meeting_id=meeting_id)
     # Following a live meeting is activity: a participant who only listens for an hour must not
     # be signed out mid-meeting. Outside the live window a poll is not activity, so a
     # forgotten open tab still signs out after the idle limit.

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
-from rcp import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from rcp import events, models  # noqa: F401  (every table; meeting changes published on commit)
 from rcp.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

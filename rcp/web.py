@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -217,10 +219,12 @@ class SecurityHeadersMiddleware:
 
 
 def routes() -> list[Route]:
-    from rcp import rtc, web_files  # rtc: the WebRTC signalling of the room and the check
+    # rtc: the WebRTC signalling of the room and the check; live_web: meeting pages' events.
+    from rcp import live_web, rtc, web_files
 
     return [
         *rtc.routes(),
+        *live_web.routes(),
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sign_out, methods=["GET", "POST"]),
         Route("/healthz", web_monitoring.healthz, methods=["GET"]),
@@ -241,6 +245,16 @@ async def _upload_user(token: str | None) -> int | None:
             return user.id if user is not None else None
 
     return await anyio.to_thread.run_sync(check)
+
+
+@asynccontextmanager
+async def lifespan(app: object) -> AsyncIterator[None]:
+    """What runs beside the app for its whole life: the media hub bound to the server's loop,
+    and (on PostgreSQL) the listener of meeting changes."""
+    from rcp import live_web, rtc
+
+    async with rtc.lifespan(app), live_web.lifespan(app):
+        yield None
 
 
 def middleware() -> list[Middleware]:

@@ -12,7 +12,9 @@ from tests.factories import (
     seed_running_meeting,
 )
 
-LIVE_TIMEOUT = 15_000  # ms: the page polls every 2 s; generous for a loaded 2-core machine
+# ms: changes are pushed (rcp.events), the fallback refresh is 120 s away: generous for a
+# loaded 2-core machine, and a push that failed would show here.
+LIVE_TIMEOUT = 15_000
 
 
 @pytest.fixture(scope="module")
