@@ -48,7 +48,11 @@ def password_step() -> None:
         try:
             with db() as session:
                 step = auth.begin_sign_in(
-                    session, email=email, password=password, ip_address=client_ip()
+                    session,
+                    email=email,
+                    password=password,
+                    ip_address=client_ip(),
+                    browser_key=browser_key(),
                 )
         except RcpError as error:
             show_error(error)
@@ -115,7 +119,9 @@ def code_step() -> None:
     if left.button(resend_label, key="connexion_resend", icon=":material/refresh:"):
         try:
             with db() as session:
-                step = auth.resend_code(session, challenge_id=challenge_id)
+                step = auth.resend_code(
+                    session, challenge_id=challenge_id, browser_key=browser_key()
+                )
         except RcpError as error:
             show_error(error)
         else:

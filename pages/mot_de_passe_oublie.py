@@ -4,7 +4,7 @@ import streamlit as st
 
 from rcp import auth
 from rcp.errors import RcpError
-from rcp.ui.context import client_ip, db, show_error
+from rcp.ui.context import browser_key, client_ip, db, show_error
 
 st.title("Mot de passe oublié")
 token = st.query_params.get("token")
@@ -55,7 +55,12 @@ else:
         else:
             try:
                 with db() as session:
-                    auth.reset_password(session, token=token, new_password=new_password)
+                    auth.reset_password(
+                        session,
+                        token=token,
+                        new_password=new_password,
+                        browser_key=browser_key(),
+                    )
             except RcpError as error:
                 show_error(error)
             else:

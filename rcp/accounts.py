@@ -10,7 +10,7 @@ from rcp import audit, invites, notify
 from rcp.auth import revoke_all_sessions
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from rcp.models import OutboxChannel, OutboxMessage, User, UserStatus, utcnow
+from rcp.models import KnownBrowser, OutboxChannel, OutboxMessage, User, UserStatus, utcnow
 from rcp.permissions import require_active, require_admin
 from rcp.security import hash_password
 from rcp.validation import (
@@ -381,6 +381,10 @@ def unlock(session: Session, *, actor: User, user_id: int) -> User:
     user.failed_attempts = 0
     user.locked_until = None
     session.add(user)
+    for known in session.exec(select(KnownBrowser).where(KnownBrowser.user_id == user.id)):
+        known.failed_attempts = 0
+        known.locked_until = None
+        session.add(known)
     audit.record(
         session, "account.unlocked", actor_id=actor.id, target_type="user", target_id=user.id
     )

@@ -20,6 +20,7 @@ from rcp.errors import (
 )
 from rcp.models import (
     AuditEvent,
+    KnownBrowser,
     LoginSession,
     OtpChallenge,
     OtpChannel,
@@ -74,44 +75,110 @@ def _find_user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email)).first()
 
 
-def _is_locked(user: User, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+# Who a lock applies to. Failures typed in a browser that has already signed in to the account
+# (a KnownBrowser) count and lock for that browser only; failures from anywhere else count
+# together and lock the account for every browser it does not know. So an outsider's wrong
+# passwords never stop the doctor's own browser, while guesses stay limited to
+# ``max_failures`` per ``lockout_minutes`` per account, whatever the number of addresses.
+LockHolder = User | KnownBrowser
+
+
+def _browser_hash(browser_key: str) -> str:
+    return token_hash(f"browser:{browser_key}")
+
+
+def _known_browser(session: Session, user: User, browser_key: str) -> KnownBrowser | None:
+    """The row of this browser for ``user`` if it has signed in to that account before."""
+    if not browser_key or user.id is None:
+        return None
+    return session.exec(
+        select(KnownBrowser).where(
+            KnownBrowser.user_id == user.id, KnownBrowser.key_hash == _browser_hash(browser_key)
+        )
+    ).first()
+
+
+def _remember_browser(session: Session, user: User, browser_key: str, now: datetime) -> None:
+    """Record that ``browser_key`` proved it belongs to ``user`` (no commit)."""
+    if not browser_key:
+        return
+    known = _known_browser(session, user, browser_key)
+    if known is None:
+        known = KnownBrowser(
+            user_id=user.id,  # type: ignore[arg-type]
+            key_hash=_browser_hash(browser_key),
+            created_at=now,
+        )
+    known.last_used_at = now
+    known.failed_attempts = 0
+    known.locked_until = None
+    session.add(known)
+
+
+def _is_locked(holder: LockHolder, now: datetime) -> bool:
+    return holder.locked_until is not None and holder.locked_until > now
 
 
 def _register_failure(
-    session: Session, user: User, action: str, now: datetime, **details: str
+    session: Session,
+    user: User,
+    action: str,
+    now: datetime,
+    *,
+    holder: LockHolder | None = None,
+    ip_address: str = "",
+    **details: str,
 ) -> bool:
-    """Count a failed password or code; returns True when this failure locks the account."""
+    """Count a failed password or code; returns True when this failure locks ``holder``.
+
+    ``holder`` is the user (every unknown browser) or the KnownBrowser the failure came from.
+    """
     settings = get_settings()
-    user.failed_attempts += 1
+    holder = user if holder is None else holder
+    scope = "browser" if isinstance(holder, KnownBrowser) else "account"
+    holder.failed_attempts += 1
     audit.record(
         session,
         action,
         actor_id=user.id,
         target_type="user",
         target_id=user.id,
-        ip_address=str(details.get("ip", "")),
+        ip_address=ip_address,
+        ip=ip_address,
+        scope=scope,
         **details,
     )
-    if user.failed_attempts >= settings.max_failures:
-        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-        user.failed_attempts = 0
+    locked = holder.failed_attempts >= settings.max_failures
+    if locked:
+        holder.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+        holder.failed_attempts = 0
         audit.record(
-            session, "auth.locked", actor_id=user.id, target_type="user", target_id=user.id
+            session,
+            "auth.locked",
+            actor_id=user.id,
+            target_type="user",
+            target_id=user.id,
+            scope=scope,
         )
-        session.add(user)
-        session.commit()
-        return True
-    session.add(user)
+    session.add(holder)
     session.commit()
-    return False
+    return locked
 
 
-def _lock_message() -> str:
+def _lock_message(holder: LockHolder | None = None) -> str:
     minutes = get_settings().lockout_minutes
+    if isinstance(holder, KnownBrowser):
+        return (
+            "Trop de tentatives infructueuses depuis ce navigateur : par sécurité, la connexion "
+            f"y est bloquée pendant {minutes} minutes. Réessayez plus tard ou contactez le "
+            "support."
+        )
     return (
-        "Trop de tentatives infructueuses : par sécurité, la connexion à ce compte est bloquée "
-        f"pendant {minutes} minutes. Réessayez plus tard ou contactez le support."
+        "Trop de tentatives infructueuses : par sécurité, la connexion à ce compte depuis un "
+        f"navigateur inconnu est bloquée pendant {minutes} minutes. Depuis un navigateur où "
+        "vous vous êtes déjà connecté (votre poste habituel), la connexion reste possible. "
+        "Sinon, réessayez plus tard, ou demandez un lien par « Mot de passe oublié ? » : ouvert "
+        "dans ce navigateur, il le débloque."
     )
 
 
@@ -181,6 +248,11 @@ def _verify_totp(user: User, code: str, now: datetime) -> bool:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
+# What counts against a client address: wrong passwords, and attempts on a locked account
+# (answered without a password hash, but still someone trying).
+ADDRESS_FAILURES = ("auth.sign_in_failed", "auth.locked_attempt")
+
+
 def _throttle_address(session: Session, ip_address: str, now: datetime) -> None:
     """Refuse, before any password is checked, a client address with too many recent failures.
 
@@ -196,7 +268,7 @@ def _throttle_address(session: Session, ip_address: str, now: datetime) -> None:
         select(func.count())
         .select_from(AuditEvent)
         .where(
-            AuditEvent.action == "auth.sign_in_failed",
+            col(AuditEvent.action).in_(ADDRESS_FAILURES),
             AuditEvent.ip_address == ip_address[:64],
             AuditEvent.created_at >= since,
         )
@@ -211,26 +283,55 @@ def _throttle_address(session: Session, ip_address: str, now: datetime) -> None:
 
 
 def begin_sign_in(
-    session: Session, *, email: str, password: str, ip_address: str = ""
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    ip_address: str = "",
+    browser_key: str = "",
 ) -> SignInStep:
     """First step: check the password, then send an SMS code (or expect an app code).
 
     Raises ``AuthFailed`` with one message for an unknown email and a wrong password, so the
-    answer never reveals whether an account exists; ``AccountLocked`` after too many failures.
+    answer never reveals whether an account exists; ``AccountLocked`` after too many failures:
+    for this browser only if it has signed in to the account before (``browser_key``, the
+    ``rcp_browser`` cookie), for every unknown browser otherwise. A browser the account
+    knows is not held by the per-address limit either. A locked account, or an unknown email
+    "locked" the same way, is answered without computing a password hash.
     """
     settings = get_settings()
     now = _now()
-    _throttle_address(session, ip_address, now)
     try:
         email = normalize_email(email)
     except InvalidInput:
+        _throttle_address(session, ip_address, now)
         verify_password(None, password)
+        # Counted against the address; the typed value is not stored (it may be a password).
+        audit.record(
+            session, "auth.sign_in_failed", actor_id=None, ip_address=ip_address, ip=ip_address
+        )
+        session.commit()
         raise AuthFailed(GENERIC_FAILURE) from None
     user = _find_user_by_email(session, email)
+    known = _known_browser(session, user, browser_key) if user is not None else None
+    if known is None:
+        _throttle_address(session, ip_address, now)
     if user is None:
-        verify_password(None, password)
         window = now - timedelta(minutes=settings.lockout_minutes)
         failures = audit.count_since(session, "auth.sign_in_failed", window, email=email)
+        # Unknown emails "lock" like real ones, or the lock message would reveal accounts.
+        if failures >= settings.max_failures:
+            audit.record(
+                session,
+                "auth.locked_attempt",
+                actor_id=None,
+                ip_address=ip_address,
+                email=email,
+                ip=ip_address,
+            )
+            session.commit()
+            raise AccountLocked(_lock_message())
+        verify_password(None, password)
         audit.record(
             session,
             "auth.sign_in_failed",
@@ -240,28 +341,35 @@ def begin_sign_in(
             ip=ip_address,
         )
         session.commit()
-        # Unknown emails "lock" like real ones, or the lock message would reveal accounts.
         if failures + 1 >= settings.max_failures:
             raise AccountLocked(_lock_message())
         raise AuthFailed(GENERIC_FAILURE)
-    if _is_locked(user, now):
-        verify_password(user.password_hash, password)
+    holder: LockHolder = known if known is not None else user
+    if _is_locked(holder, now):
         audit.record(
             session,
             "auth.locked_attempt",
             actor_id=user.id,
             target_type="user",
             target_id=user.id,
+            ip_address=ip_address,
             ip=ip_address,
+            scope="browser" if known is not None else "account",
         )
         session.commit()
-        raise AccountLocked(_lock_message())
+        raise AccountLocked(_lock_message(holder))
     if not verify_password(user.password_hash, password):
         locked = _register_failure(
-            session, user, "auth.sign_in_failed", now, email=email, ip=ip_address
+            session,
+            user,
+            "auth.sign_in_failed",
+            now,
+            holder=holder,
+            ip_address=ip_address,
+            email=email,
         )
         if locked:
-            raise AccountLocked(_lock_message())
+            raise AccountLocked(_lock_message(holder))
         raise AuthFailed(GENERIC_FAILURE)
     if user.status == UserStatus.pending:
         raise AccountNotActive(
@@ -315,15 +423,16 @@ def _open_challenge(session: Session, challenge_id: int, purpose: OtpPurpose) ->
     return challenge
 
 
-def resend_code(session: Session, *, challenge_id: int) -> SignInStep:
+def resend_code(session: Session, *, challenge_id: int, browser_key: str = "") -> SignInStep:
     """Send a new SMS code for a pending sign-in (also to switch from the app to SMS)."""
     settings = get_settings()
     now = _now()
     challenge = _open_challenge(session, challenge_id, OtpPurpose.sign_in)
     user = session.get(User, challenge.user_id)
     assert user is not None
-    if _is_locked(user, now):
-        raise AccountLocked(_lock_message())
+    holder: LockHolder = _known_browser(session, user, browser_key) or user
+    if _is_locked(holder, now):
+        raise AccountLocked(_lock_message(holder))
     if challenge.sent_at is not None:
         wait = settings.code_resend_seconds - (now - challenge.sent_at).total_seconds()
         if wait > 0:
@@ -343,11 +452,20 @@ def resend_code(session: Session, *, challenge_id: int) -> SignInStep:
 
 
 def _check_challenge_code(
-    session: Session, challenge: OtpChallenge, user: User, code: str, now: datetime
+    session: Session,
+    challenge: OtpChallenge,
+    user: User,
+    code: str,
+    now: datetime,
+    known: KnownBrowser | None = None,
 ) -> None:
-    """Raise unless ``code`` answers ``challenge``; failures count towards the lock."""
-    if _is_locked(user, now):
-        raise AccountLocked(_lock_message())
+    """Raise unless ``code`` answers ``challenge``; failures count towards the lock.
+
+    The lock is this browser's if the account knows it (``known``), the account's otherwise.
+    """
+    holder: LockHolder = known if known is not None else user
+    if _is_locked(holder, now):
+        raise AccountLocked(_lock_message(holder))
     code = _check_code_format(code)
     if challenge.channel == OtpChannel.sms and challenge.expires_at <= now:
         raise AuthFailed("Ce code a expiré. Demandez un nouveau code avec « Renvoyer le code ».")
@@ -362,9 +480,9 @@ def _check_challenge_code(
         challenge.attempts += 1
         session.add(challenge)
         if _register_failure(
-            session, user, "auth.code_failed", now, purpose=str(challenge.purpose)
+            session, user, "auth.code_failed", now, holder=holder, purpose=str(challenge.purpose)
         ):
-            raise AccountLocked(_lock_message())
+            raise AccountLocked(_lock_message(holder))
         raise AuthFailed(WRONG_CODE)
 
 
@@ -388,16 +506,19 @@ def verify_sign_in_code(
     challenge = _open_challenge(session, challenge_id, OtpPurpose.sign_in)
     user = session.get(User, challenge.user_id)
     assert user is not None
-    _check_challenge_code(session, challenge, user, code, now)
+    known = _known_browser(session, user, browser_key)
+    _check_challenge_code(session, challenge, user, code, now, known)
     if user.status != UserStatus.active:
         raise AccountNotActive("Votre compte n'est pas actif.")
     handoff = new_token()
     challenge.used_at = now
     challenge.handoff_hash = _handoff_hash(handoff, browser_key)
     challenge.handoff_expires_at = now + timedelta(seconds=settings.handoff_ttl_seconds)
-    user.failed_attempts = 0
-    user.locked_until = None
-    session.add_all([challenge, user])
+    holder: LockHolder = known if known is not None else user
+    # Neither is locked here (the check above refused it); a known browser's success leaves
+    # the count of the unknown browsers' failures alone.
+    holder.failed_attempts = 0
+    session.add_all([challenge, holder])
     audit.record(
         session,
         "auth.second_factor_ok",
@@ -451,6 +572,7 @@ def complete_sign_in(
         ip_address=(ip_address or "")[:64],
     )
     user.last_sign_in_at = now
+    _remember_browser(session, user, browser_key, now)
     session.add_all([challenge, login, user])
     session.flush()
     audit.record(
@@ -705,8 +827,14 @@ def check_reset_token(session: Session, *, token: str) -> None:
     _valid_reset_token(session, token)
 
 
-def reset_password(session: Session, *, token: str, new_password: str) -> None:
-    """Set a new password from a reset link; every session ends, the second factor remains."""
+def reset_password(
+    session: Session, *, token: str, new_password: str, browser_key: str = ""
+) -> None:
+    """Set a new password from a reset link; every session ends, the second factor remains.
+
+    The browser that opened the emailed link (``browser_key``) becomes known to the account:
+    a lock caused by failures elsewhere no longer stops it (see ``begin_sign_in``).
+    """
     row = _valid_reset_token(session, token)
     user = session.get(User, row.user_id)
     assert user is not None
@@ -715,6 +843,7 @@ def reset_password(session: Session, *, token: str, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = now
     row.used_at = now
+    _remember_browser(session, user, browser_key, now)
     revoke_all_sessions(session, user.id, reason="password_reset")  # type: ignore[arg-type]
     session.add_all([user, row])
     _password_changed_notice(session, user)

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     # argon2id cost (OWASP minimum is 2 iterations with 19 MiB; these defaults are stronger).
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    # Password hashes computed at once by this process, and how long a sign-in waits for its
+    # turn: a flood of sign-ins (from any number of addresses) then holds at most this many
+    # cores and leaves the rest to the other users' pages (rcp.security).
+    password_hash_concurrency: int = 1
+    password_hash_wait_seconds: float = 15.0
 
     # Email (SMTP); no host means the outbox table
     smtp_host: str = ""

@@ -201,6 +201,23 @@ class OtpChallenge(SQLModel, table=True):
     handoff_used_at: datetime | None = _dt()
 
 
+class KnownBrowser(SQLModel, table=True):
+    """A browser (its ``rcp_browser`` cookie, rcp.browser_key) that has signed in to an account.
+
+    Wrong passwords typed elsewhere lock the account for unknown browsers only; failures in
+    a known browser lock that browser only (rcp.auth), so an outsider cannot lock a doctor out.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "key_hash", name="uq_knownbrowser_user_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    key_hash: str = Field(max_length=64, index=True)
+    created_at: datetime = _created()
+    last_used_at: datetime = _created()
+    failed_attempts: int = 0
+    locked_until: datetime | None = _dt()
+
+
 class PasswordResetToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)

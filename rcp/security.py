@@ -5,12 +5,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from rcp.config import get_settings
+from rcp.errors import RateLimited
+
+BUSY = (
+    "Le service de connexion est très sollicité en ce moment : patientez quelques secondes "
+    "puis réessayez."
+)
 
 
 @lru_cache(maxsize=4)
@@ -45,17 +54,43 @@ def code_hash(challenge_id: int, code: str) -> str:
     return token_hash(f"code:{challenge_id}:{code}")
 
 
+@lru_cache(maxsize=4)
+def _hash_slots(concurrency: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, concurrency))
+
+
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    """Wait for one of the process's password-hash slots; RateLimited if none frees in time.
+
+    An argon2 hash costs a core for a tenth of a second and its memory (64 MiB): unbounded,
+    a few anonymous sign-in loops slowed every other user's page (issue 14). Script threads
+    wait here instead, so hashing never takes more than ``password_hash_concurrency`` cores.
+    """
+    settings = get_settings()
+    slots = _hash_slots(settings.password_hash_concurrency)
+    if not slots.acquire(timeout=max(0.0, settings.password_hash_wait_seconds)):
+        raise RateLimited(BUSY)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def hash_password(password: str) -> str:
-    return _hasher()[0].hash(password)
+    hasher = _hasher()[0]
+    with _hash_slot():
+        return hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; always spends the same time, even with no hash."""
     hasher, dummy = _hasher()
-    try:
-        return hasher.verify(password_hash or dummy, password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
+    with _hash_slot():
+        try:
+            return hasher.verify(password_hash or dummy, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def constant_time_equals(a: str, b: str) -> bool:

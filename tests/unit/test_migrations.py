@@ -293,10 +293,12 @@ def test_rows_written_at_the_first_revision_survive_every_upgrade_to_head(
 
     # The models of head read the old rows, and the application can go on writing (on
     # PostgreSQL this also proves the id sequences followed the rows written by SQL).
+    # Tables that a later revision created were not there to fill: they start empty.
     with Session(blank_engine, expire_on_commit=False) as session:
         for model in model_classes():
             rows = session.exec(select(model)).all()
-            assert len(rows) == 2, model.__name__
+            expected = 2 if model.__tablename__ in written else 0
+            assert len(rows) == expected, model.__name__
         case = session.get(models.Case, 1)
         assert case is not None
         assert case.patient_first_name == "Zoé"
