@@ -10,6 +10,23 @@ from rcp.ui.context import db, require_admin_page
 from rcp.ui.text import escape_markdown
 
 PAGE_SIZE = 20
+STATUS_LABELS = {
+    "outbox": "conservé ici (aucun transport configuré)",
+    "queued": "en attente d'envoi",
+    "sending": "envoi en cours",
+    "sent": "envoyé",
+    "failed": "échec de l'envoi",
+}
+
+
+def _status(message) -> str:  # noqa: ANN001 - an OutboxMessage read for display
+    label = STATUS_LABELS.get(str(message.status), str(message.status))
+    if message.status == "sending" and message.claimed_at is not None:
+        label += f" depuis {format_datetime(message.claimed_at)}"
+    if message.attempts > 1:
+        label += f" · {message.attempts} tentatives"
+    return label
+
 
 admin = require_admin_page()
 settings = get_settings()
@@ -43,7 +60,10 @@ for message in messages:
     with st.expander(
         f"{icon} {format_datetime(message.created_at)} · {escape_markdown(message.to)} · {title}"
     ):
-        st.caption(f"Statut : {message.status}" + (f" · {message.error}" if message.error else ""))
+        st.caption(
+            f"Statut : {_status(message)}"
+            + (f" · {escape_markdown(message.error)}" if message.error else "")
+        )
         st.text(message.body or "(contenu remis au transport, non conservé)")
         for attachment in message.attachments or []:
             st.caption(f"Pièce jointe : {attachment['filename']}")

@@ -441,6 +441,8 @@ def read_outbox(
             ],
             status=row.status,
             error=row.error,
+            claimed_at=row.claimed_at,
+            attempts=row.attempts,
         )
         for row in rows
     ]

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "RCP ORKID <no-reply@rcp.invalid>"
     smtp_timeout_seconds: float = 10.0
+    # A queued email still "sending" after this long was interrupted (crash, restart): it is
+    # queued again, at most outbox_max_attempts hand-overs in all, then marked failed.
+    outbox_sending_timeout_minutes: int = 10
+    outbox_max_attempts: int = 3
+    # How often each server process looks for queued or interrupted emails.
+    outbox_retry_seconds: int = 60
     smtp_ca_file: str = ""  # extra CA bundle to trust (private relay); empty: system CAs
 
     # SMS through an HTTP gateway; no URL means the outbox table

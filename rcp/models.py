@@ -442,3 +442,7 @@ class OutboxMessage(SQLModel, table=True):
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     status: OutboxStatus = Field(sa_type=sa.String(10))
     error: str | None = Field(default=None, max_length=500)
+    # A queued email's hand-overs to SMTP: when the last one began, and how many there were
+    # (one interrupted by a crash is taken up again, then given up: rcp.notify).
+    claimed_at: datetime | None = _dt()
+    attempts: int = 0

@@ -8,17 +8,18 @@ import smtplib
 import ssl
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import httpx
 from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from rcp.config import Settings, get_settings
 from rcp.errors import RcpError
-from rcp.models import OutboxChannel, OutboxMessage, OutboxStatus
+from rcp.models import OutboxChannel, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,62 @@ def _start_delivery(bind: Engine, settings: Settings) -> None:
     threading.Thread(target=run, name="rcp-mail", daemon=True).start()
 
 
+GIVEN_UP = (
+    "Envoi interrompu {attempts} fois (arrêt ou redémarrage du serveur pendant l'envoi) : "
+    "message abandonné, non remis. Prévenez le destinataire si nécessaire."
+)
+
+
+def recover_interrupted(session: Session, settings: Settings | None = None) -> tuple[int, int]:
+    """Take up the queued emails whose hand-over to SMTP was interrupted; (requeued, failed).
+
+    A row stays "sending" only while a worker holds it; one still "sending" after
+    ``outbox_sending_timeout_minutes`` lost its worker (the process was killed or restarted
+    mid-send). It is queued again while it has had fewer than ``outbox_max_attempts``
+    hand-overs, and marked failed otherwise, with the reason shown in "Boîte d'envoi". An
+    interruption after the SMTP server accepted the message but before the row said so can
+    send it twice: at least once, never silently lost.
+    """
+    settings = settings or get_settings()
+    cutoff = utcnow() - timedelta(minutes=settings.outbox_sending_timeout_minutes)
+    stale = (
+        col(OutboxMessage.status) == OutboxStatus.sending,
+        or_(col(OutboxMessage.claimed_at).is_(None), col(OutboxMessage.claimed_at) < cutoff),
+    )
+    failed_ids = session.exec(
+        select(OutboxMessage.id).where(
+            *stale, col(OutboxMessage.attempts) >= settings.outbox_max_attempts
+        )
+    ).all()
+    for message_id in failed_ids:
+        row = session.get(OutboxMessage, message_id)
+        assert row is not None
+        row.status = OutboxStatus.failed
+        row.error = GIVEN_UP.format(attempts=row.attempts)
+        row.body = None  # like any message a transport had: not kept in full
+        session.add(row)
+    requeued = session.exec(
+        update(OutboxMessage)
+        .where(*stale, col(OutboxMessage.attempts) < settings.outbox_max_attempts)
+        .values(status=OutboxStatus.queued)
+    ).rowcount
+    session.commit()
+    if requeued or failed_ids:
+        log.warning(
+            "Interrupted email deliveries: %d queued again, %d given up", requeued, len(failed_ids)
+        )
+    return requeued, len(failed_ids)
+
+
 def deliver_queued(bind: Engine, settings: Settings | None = None) -> int:
-    """Hand every queued email to SMTP (each claimed once, also across processes)."""
+    """Hand every queued email to SMTP (each claimed once, also across processes).
+
+    Interrupted hand-overs are taken up first (``recover_interrupted``).
+    """
     settings = settings or get_settings()
     delivered = 0
     with Session(bind) as session:
+        recover_interrupted(session, settings)
         ids = session.exec(
             select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.queued)
         ).all()
@@ -123,7 +175,11 @@ def deliver_queued(bind: Engine, settings: Settings | None = None) -> int:
                     col(OutboxMessage.id) == message_id,
                     col(OutboxMessage.status) == OutboxStatus.queued,
                 )
-                .values(status=OutboxStatus.sending)
+                .values(
+                    status=OutboxStatus.sending,
+                    claimed_at=utcnow(),
+                    attempts=col(OutboxMessage.attempts) + 1,
+                )
             )
             session.commit()
             if claimed.rowcount != 1:

@@ -250,10 +250,10 @@ async def _upload_user(token: str | None) -> int | None:
 @asynccontextmanager
 async def lifespan(app: object) -> AsyncIterator[None]:
     """What runs beside the app for its whole life: the media hub bound to the server's loop,
-    and (on PostgreSQL) the listener of meeting changes."""
-    from rcp import live_web, rtc
+    (on PostgreSQL) the listener of meeting changes, and the outbox's delivery rounds."""
+    from rcp import live_web, outbox_worker, rtc
 
-    async with rtc.lifespan(app), live_web.lifespan(app):
+    async with rtc.lifespan(app), live_web.lifespan(app), outbox_worker.lifespan(_engine):
         yield None
 
 

@@ -10,7 +10,7 @@ import re
 
 from sqlmodel import Session, select
 
-from rcp import accounts, auth
+from rcp import accounts, auth, notify
 from rcp.models import OutboxMessage
 from tests.factories import PASSWORD, make_admin, make_user, sign_in
 from tests.ui.conftest import new_app, texts
@@ -66,3 +66,34 @@ def test_a_doctor_without_an_authenticator_app_is_asked_to_set_one_up_in_pilot_m
     db.commit()
     at.run()  # the next page run sees the app configured
     assert "configurez dès maintenant une application d'authentification" not in texts(at)
+
+
+def test_outbox_says_in_french_which_emails_are_being_sent_and_which_were_given_up(
+    db: Session,
+) -> None:
+    """An email whose sending was interrupted is visible, then marked failed with why."""
+    from datetime import timedelta
+
+    from rcp.models import OutboxChannel, OutboxStatus, utcnow
+
+    def stuck(to: str, attempts: int, minutes_ago: int) -> None:
+        db.add(
+            OutboxMessage(
+                channel=OutboxChannel.email,
+                to=to,
+                subject="Invitation",
+                body="Bonjour",
+                status=OutboxStatus.sending,
+                claimed_at=utcnow() - timedelta(minutes=minutes_ago),
+                attempts=attempts,
+            )
+        )
+        db.commit()
+
+    stuck("dr.en-cours@chu.example", 1, 1)
+    stuck("dr.abandon@chu.example", 3, 30)
+    notify.recover_interrupted(db)
+    shown = _outbox_page_text(db)
+    assert "Statut : envoi en cours depuis" in shown
+    assert "Statut : échec de l'envoi · 3 tentatives · Envoi interrompu 3 fois" in shown
+    assert "sending" not in shown and "failed" not in shown
