@@ -89,3 +89,42 @@ def test_compose_points_nginx_conf_at_its_app_service() -> None:
     )
     servers = re.findall(r"^\s*server ([^\s{]+)", result.stdout, re.M)
     assert servers == ["app:8501"]
+
+
+def _compose_default(value: str) -> str:
+    """The default of a compose interpolation such as ``${NAME:-default}``."""
+    match = re.fullmatch(r"\$\{(\w+):-([^}]+)\}", value)
+    assert match, f"{value!r} is not ${{NAME:-default}}"
+    return match.group(2)
+
+
+def test_compose_app_believes_forwarded_addresses_from_nginx_only() -> None:
+    """FORWARDED_ALLOW_IPS is nginx's fixed address on an internal network it alone shares
+    with the app: no other container, nor the host, can write an address into the audit log
+    or dodge the per-address sign-in limit (issue 14 follow-up: it was "*")."""
+    import ipaddress
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services, networks = compose["services"], compose["networks"]
+    trusted = services["app"]["environment"]["FORWARDED_ALLOW_IPS"]
+    assert "*" not in trusted
+    nginx_networks = services["nginx"]["networks"]
+    app_networks = set(services["app"]["networks"])
+    shared = set(nginx_networks) & app_networks
+    assert len(shared) == 1, "nginx must reach the app through one network only"
+    (proxy,) = shared
+    assert nginx_networks[proxy]["ipv4_address"] == trusted
+    assert networks[proxy]["internal"] is True
+    on_proxy = [name for name, s in services.items() if proxy in (s.get("networks") or [])]
+    assert sorted(on_proxy) == ["app", "nginx"]
+    # The address is inside the subnet and outside the range handed to other containers.
+    (ipam,) = networks[proxy]["ipam"]["config"]
+    address = ipaddress.ip_address(_compose_default(trusted))
+    subnet = ipaddress.ip_network(_compose_default(ipam["subnet"]))
+    dynamic = ipaddress.ip_network(_compose_default(ipam["ip_range"]))
+    assert address in subnet and dynamic.subnet_of(subnet) and address not in dynamic
+    assert address != next(subnet.hosts())  # the first host address is the bridge's gateway
+    # Nothing publishes the app's port; the database is on an internal network.
+    assert "ports" not in services["app"]
+    assert all(networks[n]["internal"] for n in services["db"]["networks"])
+    assert not any("ports" in services[name] for name in ("db", "init", "app"))
