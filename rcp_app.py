@@ -6,7 +6,7 @@ import streamlit as st
 
 from rcp import metrics
 from rcp.config import get_settings
-from rcp.ui import chrome, failsafe, keys, navigation
+from rcp.ui import chrome, failsafe, keys, language, navigation
 from rcp.ui.context import current_user, requested_path
 
 settings = get_settings()
@@ -17,6 +17,7 @@ st.set_page_config(page_title=settings.platform_name, page_icon=FAVICON, layout=
 
 chrome.finish_sign_out()
 user = current_user()
+language.activate(user)  # every string of this run, pages and services, in this language
 
 path = requested_path()
 if user is None:

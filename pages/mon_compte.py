@@ -3,11 +3,13 @@
 import segno
 import streamlit as st
 
-from rcp import accounts, auth
+from rcp import accounts, auth, i18n
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
-from rcp.ui import keys
+from rcp.i18n import _
+from rcp.ui import keys, language
 from rcp.ui.context import db, flash, require_user, session_token, show_error, show_flash
+from rcp.ui.redirect import browser_redirect
 from rcp.validation import mask_phone
 
 user = require_user()
@@ -50,6 +52,28 @@ with profile:
                 flash("Profil enregistré.")
                 st.rerun()
     st.caption("Pour modifier votre nom ou votre adresse e-mail, contactez un administrateur.")
+
+    st.subheader(_("Langue"))
+    choices: list[str | None] = [None, *i18n.LANGUAGES]
+    browser = language.browser_language()
+    with st.form("compte_language_form"):
+        chosen = st.selectbox(
+            _("Langue des pages et des messages (e-mails, SMS, fiches)"),
+            choices,
+            index=choices.index(i18n.normalize(user.language)),
+            format_func=lambda code: (
+                _("Celle du navigateur ({language})").format(language=i18n.NAMES[browser])
+                if code is None
+                else i18n.NAMES[code]
+            ),
+            key="compte_language",
+        )
+        if st.form_submit_button(_("Enregistrer la langue")):
+            with db() as session:
+                accounts.set_language(session, actor=session.merge(user), language=chosen)
+            # The whole document follows (its lang attribute, Streamlit's own words).
+            browser_redirect("/mon-compte")
+            st.stop()
 
 with security:
     st.subheader("Changer de mot de passe")

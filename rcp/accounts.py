@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, or_, select
 
-from rcp import audit, invites, notify
+from rcp import audit, i18n, invites, notify
 from rcp.auth import revoke_all_sessions
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from rcp.i18n import _
 from rcp.models import KnownBrowser, OutboxChannel, OutboxMessage, User, UserStatus, utcnow
 from rcp.permissions import require_active, require_admin
 from rcp.security import hash_password
@@ -411,6 +412,25 @@ def update_profile(
         actor_id=actor.id,
         target_type="user",
         target_id=actor.id,
+    )
+    session.commit()
+    return actor
+
+
+def set_language(session: Session, *, actor: User, language: str | None) -> User:
+    """One's language for pages and messages ("fr", "en"), or None: the browser's."""
+    require_active(actor)
+    if language is not None and i18n.normalize(language) != language:
+        raise InvalidInput(_("Choisissez une langue dans la liste."), field="language")
+    actor.language = language
+    session.add(actor)
+    audit.record(
+        session,
+        "account.language_changed",
+        actor_id=actor.id,
+        target_type="user",
+        target_id=actor.id,
+        language=language or "browser",
     )
     session.commit()
     return actor

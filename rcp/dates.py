@@ -1,26 +1,18 @@
-"""Dates shown to users: Europe/Paris, French formats."""
+"""Dates and numbers shown to users: Europe/Paris time, in the current language (Babel's
+formats: « 1er décembre 2026 » in French, "1 December 2026" in English, 24-hour clock)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+
+from rcp import i18n
+from rcp.i18n import _
+
 PARIS = ZoneInfo("Europe/Paris")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
 def today_paris(now: datetime | None = None) -> date:
@@ -33,21 +25,60 @@ def to_paris(value: datetime) -> datetime:
     return value.astimezone(PARIS)
 
 
-def format_datetime(value: datetime | None) -> str:
-    """'25/11/2026 à 14:05' in Paris time."""
+def _locale() -> str:
+    return i18n.FORMAT_LOCALES[i18n.current()]
+
+
+def _day(value: date | datetime) -> date:
+    return to_paris(value).date() if isinstance(value, datetime) else value
+
+
+def format_date(value: date | datetime | None) -> str:
+    """'25/11/2026' (both languages write day/month/year)."""
     if value is None:
         return "—"
-    local = to_paris(value)
-    return local.strftime("%d/%m/%Y à %H:%M")
+    return babel_dates.format_date(_day(value), "dd/MM/y", locale=_locale())
+
+
+def format_time(value: datetime | time) -> str:
+    """'14:05' (Paris time for datetimes)."""
+    moment = to_paris(value).timetz() if isinstance(value, datetime) else value
+    return babel_dates.format_time(moment, "HH:mm", locale=_locale())
+
+
+def format_datetime(value: datetime | None) -> str:
+    """'25/11/2026 à 14:05' / '25/11/2026 at 14:05', Paris time."""
+    if value is None:
+        return "—"
+    return _("{date} à {time}").format(date=format_date(value), time=format_time(value))
 
 
 def format_date_long(value: date | datetime) -> str:
-    """'7 avril 2021' (Paris time for datetimes)."""
-    if isinstance(value, datetime):
-        value = to_paris(value).date()
-    day = "1er" if value.day == 1 else str(value.day)
-    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+    """'1er décembre 2026' / '1 December 2026' (Paris time for datetimes)."""
+    day = _day(value)
+    pattern = "d MMMM y"
+    if i18n.current() == i18n.FRENCH and day.day == 1:
+        pattern = "d'er' MMMM y"  # French ordinal for the first of the month
+    return babel_dates.format_date(day, pattern, locale=_locale())
 
 
-def format_date(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else "—"
+def format_weekday_date(value: date | datetime) -> str:
+    """'mardi 1er décembre 2026' / 'Tuesday 1 December 2026'."""
+    day = _day(value)
+    weekday = babel_dates.format_date(day, "EEEE", locale=_locale())
+    return f"{weekday} {format_date_long(day)}"
+
+
+def format_day_month(value: date | datetime) -> str:
+    """'1er déc.' / '1 Dec' (short lists)."""
+    day = _day(value)
+    pattern = "d'er' MMM" if i18n.current() == i18n.FRENCH and day.day == 1 else "d MMM"
+    return babel_dates.format_date(day, pattern, locale=_locale())
+
+
+def format_number(value: float | int, *, digits: int | None = None) -> str:
+    """'1 234,5' / '1,234.5'; ``digits`` fixes the decimals."""
+    if digits is None:
+        return babel_numbers.format_decimal(value, locale=_locale())
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return babel_numbers.format_decimal(value, format=pattern, locale=_locale())

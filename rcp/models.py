@@ -119,6 +119,25 @@ class AttachmentKind(StrEnum):
     other = "other"
 
 
+class Profession(StrEnum):
+    """What a member of the network does: only physicians are addressed as "Dr"."""
+
+    physician = "physician"
+    rcp_secretary = "rcp_secretary"  # secrétaire / assistante de RCP
+    research_associate = "research_associate"  # attaché(e) de recherche clinique
+    coordination_nurse = "coordination_nurse"  # infirmier(ère) de coordination
+    genetic_counsellor = "genetic_counsellor"  # conseiller(ère) en génétique
+    pharmacist = "pharmacist"  # pharmacien(ne)
+
+
+class Civility(StrEnum):
+    """How the person wishes to be addressed: the feminine or masculine form of a title
+    ("coordinatrice", "référent"); unset, both are written ("coordinateur·rice")."""
+
+    madame = "mme"
+    monsieur = "m"
+
+
 class OutboxChannel(StrEnum):
     email = "email"
     sms = "sms"
@@ -160,6 +179,15 @@ class User(SQLModel, table=True):
     password_changed_at: datetime | None = _dt()
     last_sign_in_at: datetime | None = _dt()
     registration_invite_id: int | None = None  # no FK: invites point to users
+    profession: Profession = Field(
+        default=Profession.physician,
+        sa_type=sa.String(30),
+        sa_column_kwargs={"server_default": "physician"},
+    )
+    civility: Civility | None = Field(default=None, sa_type=sa.String(5))
+    # "fr" or "en" (rcp.i18n); None: the browser's language for pages, and for messages the
+    # language of the RCP they are about.
+    language: str | None = Field(default=None, max_length=5)
 
     @property
     def full_name(self) -> str:
@@ -167,7 +195,10 @@ class User(SQLModel, table=True):
 
     @property
     def display_name(self) -> str:
-        return f"Dr {self.first_name} {self.last_name}"
+        """ "Dr Claire Martin" for a physician; other professions by name ("Léa Petit")."""
+        if self.profession == Profession.physician:
+            return f"Dr {self.first_name} {self.last_name}"
+        return self.full_name
 
 
 class LoginSession(SQLModel, table=True):
@@ -266,6 +297,9 @@ class Rcp(SQLModel, table=True):
     description: str = Field(default="", max_length=2000)
     min_specialties: int = 3  # quorum rule: distinct specialties among attendees
     min_participants: int = 3  # below this, coordinators see the meeting in their to-do
+    # The panel's working language ("fr" or "en", rcp.i18n): messages about this RCP to
+    # members who chose no language of their own are written in it.
+    language: str = Field(default="fr", max_length=5, sa_column_kwargs={"server_default": "fr"})
     created_at: datetime = _created()
 
 

@@ -97,6 +97,7 @@ MATRIX: tuple[Rule, ...] = (
     Rule("accounts.read_outbox", ADMIN),
     Rule("accounts.count_outbox", ADMIN),
     Rule("accounts.update_profile", ACTIVE, note="one's own profile"),
+    Rule("accounts.set_language", ACTIVE, note="one's own language"),
     # --- auth sessions -----------------------------------------------------------------------
     Rule("auth.list_sessions", ACTIVE, note="one's own sessions"),
     Rule("auth.list_sessions:other_user", ADMIN),

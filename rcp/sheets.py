@@ -24,7 +24,8 @@ from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from PIL import Image, UnidentifiedImageError
 
-from rcp.dates import PARIS, WEEKDAYS, format_date_long
+from rcp import dates
+from rcp.dates import PARIS
 from rcp.errors import InvalidInput
 from rcp.labs import LAB_TESTS, LabValue, format_value
 
@@ -300,25 +301,26 @@ def _paris(moment: datetime) -> datetime:
 
 def format_date(day: date) -> str:
     """03/12/2026."""
-    return day.strftime("%d/%m/%Y")
+    return dates.format_date(day)
 
 
-# Dates and times are written as the pages write them (rcp.dates): « 1er décembre », « 14:05 ».
+# Dates and times are written as the pages write them (rcp.dates), in the sheet's language:
+# « 1er décembre », « 14:05 ».
 
 
 def format_long_date(day: date) -> str:
     """mardi 1er décembre 2026 (the pages' « 1er décembre 2026 », with the weekday)."""
-    return f"{WEEKDAYS[day.weekday()]} {format_date_long(day)}"
+    return dates.format_weekday_date(day)
 
 
 def format_time(moment: datetime) -> str:
     """14:05, Paris time, as on the pages."""
-    return f"{_paris(moment):%H:%M}"
+    return dates.format_time(_paris(moment))
 
 
 def format_datetime(moment: datetime) -> str:
     """03/12/2026 à 14:05, Paris time, as on the pages."""
-    return f"{format_date(_paris(moment).date())} à {format_time(moment)}"
+    return dates.format_datetime(_paris(moment))
 
 
 def _age(birth: date, on: date) -> int:

@@ -219,11 +219,13 @@ class SecurityHeadersMiddleware:
 
 
 def routes() -> list[Route]:
-    # rtc: the WebRTC signalling of the room and the check; live_web: meeting pages' events.
-    from rcp import live_web, rtc, web_files
+    # rtc: the WebRTC signalling of the room and the check; live_web: meeting pages' events;
+    # web_i18n: Streamlit's own words in the page's language.
+    from rcp import live_web, rtc, web_files, web_i18n
 
     return [
         *rtc.routes(),
+        *web_i18n.routes(),
         *live_web.routes(),
         Route("/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sign_out, methods=["GET", "POST"]),
@@ -259,6 +261,7 @@ async def lifespan(app: object) -> AsyncIterator[None]:
 
 def middleware() -> list[Middleware]:
     from rcp.ui.websocket_guard import BackMsgFilter  # Streamlit's protobuf: the UI side
+    from rcp.web_i18n import DocumentLanguageMiddleware
 
     settings = get_settings()
     return [
@@ -266,6 +269,7 @@ def middleware() -> list[Middleware]:
         Middleware(web_monitoring.StreamlitMetricsGuard),
         Middleware(ClientAddressMiddleware),
         Middleware(SecurityHeadersMiddleware),
+        Middleware(DocumentLanguageMiddleware),  # <html lang>, Streamlit's words translated
         Middleware(browser_key.BrowserKeyMiddleware, secure=_cookie_secure()),
         Middleware(BackMsgFilter),
         Middleware(

@@ -36,6 +36,9 @@ if [ ${#todo[@]} -gt 0 ]; then
     mv "$stamp.new" "$stamp"
   done
 fi
+# The catalogue (rcp/locale): the .po files are committed, their compiled .mo are built here
+# (git-ignored: a binary cannot be merged and could lag behind its .po).
+.venv/bin/python scripts/i18n.py compile >/dev/null
 # The browser DICOM viewer (rcp/ui/viewer_client): Cornerstone3D from the npm registry, at the
 # versions and hashes of the committed package-lock.json, bundled by esbuild into dist/ (about
 # 8 MB, git-ignored). Built again only when its sources or the lockfile change.

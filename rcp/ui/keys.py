@@ -47,3 +47,5 @@ SALLE_PANEL_ERROR = "salle_panel_error"
 AVIS_ERROR = "avis_submit_error"
 # Case form: the last submission's mistakes, {field: French message}, shown under each field.
 CASE_FORM_ERRORS = "case_form_errors"
+# The page's language ("fr" or "en", rcp.ui.language), set at the start of every run.
+LANGUAGE = "page_language"

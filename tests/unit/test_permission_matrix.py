@@ -280,6 +280,7 @@ CALLS: dict[str, Call] = {
     "accounts.update_profile": lambda s, a, w: accounts.update_profile(
         s, actor=a, specialty="Néphrologie", institution="CHU de Lyon"
     ),
+    "accounts.set_language": lambda s, a, w: accounts.set_language(s, actor=a, language="en"),
     "auth.list_sessions": lambda s, a, w: auth.list_sessions(s, actor=a),
     "auth.list_sessions:other_user": lambda s, a, w: auth.list_sessions(
         s, actor=a, user_id=w.target_id
