@@ -15,8 +15,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from rcp.config import get_settings
 from rcp.errors import RateLimited
+from rcp.i18n import N_, _
 
-BUSY = (
+BUSY = N_(
     "Le service de connexion est très sollicité en ce moment : patientez quelques secondes "
     "puis réessayez."
 )
@@ -70,7 +71,7 @@ def _hash_slot() -> Iterator[None]:
     settings = get_settings()
     slots = _hash_slots(settings.password_hash_concurrency)
     if not slots.acquire(timeout=max(0.0, settings.password_hash_wait_seconds)):
-        raise RateLimited(BUSY)
+        raise RateLimited(_(BUSY))
     try:
         yield
     finally:
