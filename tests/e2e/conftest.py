@@ -174,7 +174,7 @@ def sign_in(page, server: Server, email: str, phone: str, password: str = PASSWO
     page.goto(server.url + "/")
     wait_idle(page)
     page.get_by_label("Adresse e-mail professionnelle").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_label("Code de vérification").wait_for()
     wait_idle(page)

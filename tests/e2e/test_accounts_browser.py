@@ -35,7 +35,7 @@ def test_register_validate_sign_in_and_sign_out_everywhere(server, browser) -> N
     page.goto(server.url + "/")
     wait_idle(page)
     page.get_by_label("Adresse e-mail professionnelle").fill(DOCTOR_EMAIL)
-    page.get_by_label("Mot de passe").fill(DOCTOR_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(DOCTOR_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_text("en attente de validation").wait_for()
     shot(page, "accounts_03_pending_refused")

@@ -125,7 +125,7 @@ def test_invited_doctor_opens_the_email_link_signs_in_and_confirms(demo, browser
     wait_idle(doctor)
     doctor.get_by_text("Connectez-vous pour accéder à la page demandée").wait_for()
     doctor.get_by_label("Adresse e-mail professionnelle").fill(demo_email("medecin3"))
-    doctor.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    doctor.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
     doctor.get_by_role("button", name="Se connecter").click()
     doctor.get_by_label("Code de vérification").wait_for()
     wait_idle(doctor)

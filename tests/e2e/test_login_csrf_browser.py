@@ -57,7 +57,7 @@ def test_a_handoff_link_from_another_site_does_not_switch_the_victims_account(
     page.goto(server.url + "/")
     wait_idle(page)
     page.get_by_label("Adresse e-mail professionnelle").fill(attacker.email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_label("Code de vérification").wait_for()
     wait_idle(page)

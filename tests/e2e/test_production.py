@@ -230,7 +230,7 @@ def sign_in_admin(page, url: str, layout: Layout) -> None:
     wait_idle(page)
     assert page.get_by_text("Comptes de démonstration").count() == 0
     page.get_by_label("Adresse e-mail professionnelle").fill(ADMIN_EMAIL)
-    page.get_by_label("Mot de passe").fill(ADMIN_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_label("Code de vérification").wait_for()
     wait_idle(page)

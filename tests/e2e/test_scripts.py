@@ -96,7 +96,7 @@ def demo_sign_in(page, url: str, email: str) -> None:
     page.goto(url + "/")
     wait_idle(page)
     page.get_by_label("Adresse e-mail professionnelle").fill(email)
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_label("Code de vérification").wait_for()
     wait_idle(page)
