@@ -236,6 +236,23 @@ def _not_found(slug: str, user: User | None) -> Callable[[], None]:
     return page
 
 
+def _reserved(spec: PageSpec) -> Callable[[], None]:
+    """A French page for a real page this user may not open (never called "introuvable")."""
+
+    def page() -> None:
+        st.title(spec.title)
+        st.warning(
+            "Cette page est réservée à d'autres profils (administrateurs, coordinateurs de "
+            "RCP) : votre compte n'y a pas accès. Si vous pensez qu'il le devrait, contactez "
+            "un administrateur de la plateforme.",
+            icon=":material/lock:",
+        )
+        st.page_link("pages/accueil.py", label="Retour à l'accueil", icon=":material/home:")
+
+    page.__name__ = f"reserved_{spec.url_path.replace('-', '_')}"
+    return page
+
+
 def requested_slug(path: str) -> str:
     """The page name the browser asked for (the path without the server's base path).
 
@@ -301,7 +318,19 @@ def build(user: User | None, requested: str = "") -> dict[str, list]:
         )
     slug = requested_slug(requested)
     taken = {spec.url_path for spec in PAGES if spec.audience(user) or user is None}
-    if slug and slug not in taken and _SLUG.match(slug):
+    reserved = next((spec for spec in PAGES if spec.url_path == slug), None)
+    if user is not None and reserved is not None and slug not in taken:
+        # A real page outside this user's menu: the sign-in pages lead home once signed in;
+        # the others (e.g. an admin page) say, in French, that they are someone else's.
+        sections.setdefault("", []).append(
+            st.Page(
+                _home() if reserved.audience(None) else _reserved(reserved),
+                title=reserved.title,
+                url_path=slug,
+                visibility="hidden",
+            )
+        )
+    elif slug and slug not in taken and _SLUG.match(slug):
         sections.setdefault("", []).append(
             st.Page(
                 _not_found(slug, user),
