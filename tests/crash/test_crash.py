@@ -71,6 +71,8 @@ def _env(data: Path) -> dict[str, str]:
         "RCP_DATA_DIR": str(data),
         "RCP_SECRET_KEY": "crash-secret-key-0123456789-abcdefghijkl",
         "RCP_SECRETS_FILE": "/nonexistent/secrets.toml",
+        # The chat burst is a storage test, not a rate test (150 messages in a few seconds).
+        "RCP_CHAT_MAX_PER_MINUTE": "100000",
     }
 
 

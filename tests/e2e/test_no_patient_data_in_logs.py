@@ -171,6 +171,7 @@ def _chat_and_validate(browser, platform: Platform, case_id: int) -> None:
         wait_idle(page)
         page.get_by_label("Proposition de la RCP").fill(PROPOSAL)
         page.get_by_label("Motif de validation sans quorum").fill("Urgence thérapeutique.")
+        page.get_by_text("Oui", exact=True).click()  # the guidelines question has no default
         page.get_by_role("button", name="Valider l'avis").click()
         page.get_by_text(re.compile(r"Avis validé le ")).wait_for(timeout=60_000)
         wait_idle(page)
