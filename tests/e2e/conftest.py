@@ -163,6 +163,19 @@ def wait_idle(page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(300)
 
 
+def choose(page, label: str, option: re.Pattern[str] | str) -> None:
+    """Pick ``option`` in the select box labelled ``label``, as a user scrolls to it and clicks.
+
+    A select box at the window's bottom edge opens no list on a click in Chromium (seen at
+    1400 x 1000 once the page's banners pushed "Cas en cours" down): it is brought to the
+    middle of the window first.
+    """
+    box = page.get_by_label(label)
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")
+    box.click()
+    page.get_by_role("option", name=option).click()
+
+
 def shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

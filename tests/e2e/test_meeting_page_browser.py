@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import shot, sign_in, wait_idle
+from tests.e2e.conftest import choose, shot, sign_in, wait_idle
 from tests.factories import (
     RunningMeeting,
     seed_running_meeting,
@@ -65,8 +65,9 @@ def test_chat_and_current_case_reach_the_other_browser_without_reload(
         assert "Dr Inès Marchal" in chat.inner_text()
         shot(coord, "meeting_01_coordinator_receives_message")
 
-        coord.get_by_label("Cas en cours (affiché chez tous les participants)").click()
-        coord.get_by_role("option", name=re.compile("DURANDAL Lucie")).click()
+        choose(
+            coord, "Cas en cours (affiché chez tous les participants)", re.compile("DURANDAL Lucie")
+        )
         coord.get_by_text("Cas en cours : 1. DURANDAL Lucie").wait_for(timeout=LIVE_TIMEOUT)
         part.get_by_role("heading", name="DURANDAL Lucie").wait_for(timeout=LIVE_TIMEOUT)
         wait_idle(part)

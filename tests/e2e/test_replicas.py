@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     PASSWORD,
     ROOT,
     Server,
+    choose,
     shot,
     sign_in,
     wait_idle,
@@ -398,8 +399,9 @@ def test_two_browsers_on_different_replicas_share_chat_and_current_case(
         coord.get_by_placeholder("Écrire un message aux participants").press("Enter")
         _chat(part).get_by_text(reply).wait_for(timeout=LIVE_TIMEOUT)
 
-        coord.get_by_label("Cas en cours (affiché chez tous les participants)").click()
-        coord.get_by_role("option", name=re.compile("DURANDAL Lucie")).click()
+        choose(
+            coord, "Cas en cours (affiché chez tous les participants)", re.compile("DURANDAL Lucie")
+        )
         part.get_by_role("heading", name="DURANDAL Lucie").wait_for(timeout=LIVE_TIMEOUT)
         wait_idle(part)
         shot(part, "replicas_02_participant_on_replica1_follows_current_case")
