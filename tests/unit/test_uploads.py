@@ -95,3 +95,50 @@ def test_the_sweep_also_frees_the_dicom_frames_of_closed_pages(
     uploads.sweep_once()
     assert dicom.holders() == ["open"]
     dicom.clear_volume_cache()
+
+
+def _upload_scope(length: int) -> dict:
+    return {
+        "type": "http",
+        "method": "PUT",
+        "path": "/_stcore/upload_file/s1/f1",
+        "headers": [(b"content-length", str(length).encode())],
+    }
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_a_refused_upload_is_read_to_its_end_before_the_answer(
+    gate: UploadGate, signed_in: bool
+) -> None:
+    """The browser must read the French reason: answering while it still sends makes the
+    server close on unread bytes, a reset the page shows as "Failed to fetch"."""
+    import asyncio
+
+    from rcp.uploads import UploadGuardMiddleware
+
+    chunks = [b"x" * 1000] * 5
+    events: list[str] = []
+
+    async def receive() -> dict:
+        chunk = chunks.pop(0)
+        events.append("read")
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: dict) -> None:
+        events.append(message["type"])
+
+    async def authenticate(_cookie: str | None) -> int | None:
+        return 7 if signed_in else None  # signed in, the session is not armed: 403
+
+    async def app(scope, receive, send) -> None:  # pragma: no cover - never reached
+        raise AssertionError("a refused upload reached Streamlit")
+
+    guard = UploadGuardMiddleware(
+        app,
+        authenticate=authenticate,
+        cookie_name="rcp_session",
+        max_request_bytes=10 * MB,
+        gate_of=lambda: gate,
+    )
+    asyncio.run(guard(_upload_scope(5000), receive, send))
+    assert events == ["read"] * 5 + ["http.response.start", "http.response.body"]
