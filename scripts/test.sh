@@ -24,9 +24,15 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash scripts/setup.sh requirements.txt requirements-dev.txt
 .venv/bin/ruff check .
+# Two processes (pytest-xdist), a test file each at a time: a file's browser server and
+# database are module fixtures, shared by its tests. RCP_TEST_JOBS=1 runs one process.
+jobs=(-n "${RCP_TEST_JOBS:-2}" --dist loadfile)
 echo "== full suite (SQLite, AppTest, Chromium)"
-env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider "${jobs[@]}" tests "$@"
 if [ -n "${RCP_TEST_DATABASE_URL:-}" ]; then
+  # One process: the tests share that one database. Only the tests that meet the database
+  # run again (--database-only, tests/conftest.py): the rest ran above, the same code.
   echo "== service tests on ${RCP_TEST_DATABASE_URL%%@*}@…"
-  .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/e2e/test_replicas.py "$@"
+  .venv/bin/python -m pytest -q -p no:cacheprovider --database-only \
+    tests/unit tests/e2e/test_replicas.py "$@"
 fi

@@ -24,6 +24,31 @@ from rcp.db import make_engine  # noqa: E402
 PG_URL = os.environ.get("RCP_TEST_DATABASE_URL", "")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help="run only the tests that meet the database of the `engine` fixture (or are marked "
+        "`pg`): the second pass of scripts/test.sh on RCP_TEST_DATABASE_URL",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --database-only, leave out what runs the same whatever the database (1,400 cells of
+    the permission matrix on their own SQLite file, DICOM decoding, the room's pictures...)."""
+    if not config.getoption("--database-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        meets_database = "engine" in getattr(item, "fixturenames", ()) or item.get_closest_marker(
+            "pg"
+        )
+        (keep if meets_database else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts from default settings with its own data folder."""

@@ -52,6 +52,7 @@ LIVE_TIMEOUT = 45_000  # ms: the page polls every 2 s; generous on a loaded 2-co
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.pg,
     pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set RCP_TEST_DATABASE_URL"),
 ]
 

@@ -118,6 +118,7 @@ def test_another_meetings_pages_hear_nothing(session: Session, team) -> None:
         other.close()
 
 
+@pytest.mark.pg
 @pytest.mark.skipif(not PG_URL, reason="RCP_TEST_DATABASE_URL is not set")
 def test_on_postgresql_a_change_reaches_every_listening_process(session: Session, team) -> None:
     """The commit NOTIFYs; a LISTEN connection (another replica) hands it to its broker."""

@@ -111,7 +111,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "sqlite",
         pytest.param(
             "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="RCP_TEST_DATABASE_URL is not set"),
+            marks=[
+                pytest.mark.pg,
+                pytest.mark.skipif(not PG_URL, reason="RCP_TEST_DATABASE_URL is not set"),
+            ],
         ),
     ]
 )
