@@ -109,6 +109,60 @@ def _lab_rows(case) -> list[dict]:
     ]
 
 
+UPLOAD_LABEL = (
+    "DICOM (fichiers, série entière ou .zip / DICOMDIR), images PNG/JPEG, comptes rendus PDF"
+)
+
+
+def add_files(target_case_id: int, files: list) -> tuple[int, list[tuple[str, str]]]:
+    """Store the chosen files in the case, one by one with progress; (files added, what to
+    tell the user: refused files and why, skipped duplicates)."""
+    progress = st.progress(0.0, text="Vérification des fichiers…")
+    added, failed, refused, duplicates = 0, [], [], []
+    for number, upload in enumerate(files, start=1):
+        progress.progress((number - 1) / len(files), text=f"{upload.name} ({number}/{len(files)})…")
+        try:
+            with db() as session:
+                result = attachments.add_upload(
+                    session,
+                    actor=session.merge(user),
+                    case_id=target_case_id,
+                    name=upload.name,
+                    data=upload.getvalue(),
+                )
+            added += len(result)
+            refused += [(upload.name, r) for r in result.refused]
+            duplicates += result.duplicates
+        except RcpError as error:
+            failed.append(str(error))
+        finally:
+            ui_uploads.release(upload)  # consumed: its bytes leave the server's memory
+    progress.progress(1.0, text="Terminé")
+    report = [("error", message) for message in failed]
+    if refused:
+        report.append(
+            (
+                "warning",
+                f"{len(refused)} fichier(s) des archives n'ont pas été ajoutés (le reste "
+                "l'a été) :\n"
+                + "\n".join(
+                    f"- {escape_markdown(archive)} › {escape_markdown(r.name)} : "
+                    f"{escape_markdown(r.reason)}"
+                    for archive, r in refused
+                ),
+            )
+        )
+    if duplicates:
+        report.append(
+            (
+                "info",
+                f"{len(duplicates)} image(s) DICOM déjà présente(s) dans le cas (même "
+                "identifiant d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
+            )
+        )
+    return added, report
+
+
 sex_options = [s.value for s in Sex]
 with st.form("soumettre_form"):
     st.subheader("Patient")
@@ -182,6 +236,13 @@ with st.form("soumettre_form"):
         },
     )
     field_error("labs")
+    new_files = None
+    if case is None:
+        # A new case takes its files with its first save: no draft to save before choosing.
+        st.markdown("**Fichiers complémentaires**")
+        new_files = ui_uploads.file_uploader(
+            user, UPLOAD_LABEL, accept_multiple_files=True, key="soumettre_files_new"
+        )
     b1, b2 = st.columns(2)
     # A submitted case is no draft any more: it is only changed, never saved as a draft.
     is_draft = case is None or case.status == "draft"
@@ -234,22 +295,29 @@ if save or submit_now:
     except RcpError as error:
         show_error(error)
     else:
-        flash(
-            "Cas soumis à la RCP."
-            if submit_now and saved.status != "draft"
-            else "Brouillon enregistré : ajoutez les fichiers ci-dessous si besoin."
-        )
+        submitted = submit_now and saved.status != "draft"
+        added = 0
+        if new_files:
+            added, report = add_files(saved.id, new_files)
+            st.session_state[keys.CASE_UPLOAD_REPORT] = report
+        if added:
+            flash(
+                f"{'Cas soumis à la RCP' if submitted else 'Brouillon enregistré'} avec "
+                f"{added} fichier(s) ajouté(s) au cas."
+            )
+        else:
+            flash(
+                "Cas soumis à la RCP."
+                if submitted
+                else "Brouillon enregistré : ajoutez les fichiers ci-dessous si besoin."
+            )
         st.query_params.clear()
         st.query_params["case"] = str(saved.id)
         st.rerun()
 
-st.subheader("Fichiers complémentaires")
 if case is None:
-    st.caption(
-        "Enregistrez d'abord le brouillon pour pouvoir joindre des fichiers (DICOM, "
-        "images, comptes rendus PDF)."
-    )
-    st.stop()
+    st.stop()  # the files of a new case are in the form above
+st.subheader("Fichiers complémentaires")
 
 
 def show_upload_report(report: list[tuple[str, str]]) -> None:
@@ -279,56 +347,12 @@ for item in current:
 round_no = st.session_state.get(keys.CASE_UPLOAD_ROUND, 0)
 uploads = ui_uploads.file_uploader(
     user,
-    "DICOM (fichiers, série entière ou .zip / DICOMDIR), images PNG/JPEG, comptes rendus PDF",
+    UPLOAD_LABEL,
     accept_multiple_files=True,
     key=f"soumettre_files_{round_no}",
 )
 if uploads and st.button("Ajouter les fichiers", type="primary", key="soumettre_add_files"):
-    progress = st.progress(0.0, text="Vérification des fichiers…")
-    added, failed, refused, duplicates = 0, [], [], []
-    for number, upload in enumerate(uploads, start=1):
-        progress.progress(
-            (number - 1) / len(uploads), text=f"{upload.name} ({number}/{len(uploads)})…"
-        )
-        try:
-            with db() as session:
-                result = attachments.add_upload(
-                    session,
-                    actor=session.merge(user),
-                    case_id=case.id,
-                    name=upload.name,
-                    data=upload.getvalue(),
-                )
-            added += len(result)
-            refused += [(upload.name, r) for r in result.refused]
-            duplicates += result.duplicates
-        except RcpError as error:
-            failed.append(str(error))
-        finally:
-            ui_uploads.release(upload)  # consumed: its bytes leave the server's memory
-    progress.progress(1.0, text="Terminé")
-    report = [("error", message) for message in failed]
-    if refused:
-        report.append(
-            (
-                "warning",
-                f"{len(refused)} fichier(s) des archives n'ont pas été ajoutés (le reste "
-                "l'a été) :\n"
-                + "\n".join(
-                    f"- {escape_markdown(archive)} › {escape_markdown(r.name)} : "
-                    f"{escape_markdown(r.reason)}"
-                    for archive, r in refused
-                ),
-            )
-        )
-    if duplicates:
-        report.append(
-            (
-                "info",
-                f"{len(duplicates)} image(s) DICOM déjà présente(s) dans le cas (même "
-                "identifiant d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
-            )
-        )
+    added, report = add_files(case.id, uploads)
     if added:
         st.session_state[keys.CASE_UPLOAD_ROUND] = round_no + 1
         st.session_state[keys.CASE_UPLOAD_REPORT] = report

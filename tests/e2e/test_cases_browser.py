@@ -72,20 +72,25 @@ def test_member_submits_a_case_with_a_series_and_a_report(demo, browser, tmp_pat
     page.locator("[data-testid='stDateInput'] input[type=date]").first.fill("1980-05-17")
     page.get_by_text("Féminin").click()
     page.get_by_label("Question posée à la RCP").fill("Faut-il un traitement par rituximab ?")
-    page.get_by_role("button", name="Enregistrer le brouillon").click()
-    page.get_by_text("La loi impose que le patient soit informé").wait_for()
-    shot(page, "cases_01_informed_required")
-    page.get_by_role("checkbox", name=re.compile("Le patient est informé")).check(force=True)
-    page.get_by_role("button", name="Enregistrer le brouillon").click()
-    page.get_by_text("Brouillon enregistré").wait_for()
-    wait_idle(page)
+    # The files are chosen in the form itself, before any save (issue 20.14).
     files = [*_series(tmp_path), _pdf(tmp_path)]
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
         [str(p) for p in files]
     )
-    page.get_by_role("button", name="Ajouter les fichiers").click()
-    page.get_by_text(f"{len(files)} fichier(s) ajouté(s)").wait_for(timeout=60_000)
+    page.get_by_text("compte_rendu.pdf").wait_for()
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    page.get_by_text("La loi impose que le patient soit informé").wait_for()
     wait_idle(page)
+    # A mistake loses nothing: the chosen files are still there.
+    page.get_by_text("compte_rendu.pdf").wait_for()
+    shot(page, "cases_01_informed_required")
+    page.get_by_role("checkbox", name=re.compile("Le patient est informé")).check(force=True)
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    page.get_by_text(
+        re.compile(rf"Brouillon enregistré avec {len(files)} fichier\(s\) ajouté\(s\) au cas")
+    ).wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text("compte_rendu.pdf · pdf").count() == 1  # listed once, stored
     shot(page, "cases_02_files_added")
     page.get_by_role("button", name="Soumettre le cas").click()
     page.get_by_text("Cas soumis à la RCP").wait_for()
