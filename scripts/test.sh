@@ -30,9 +30,10 @@ jobs=(-n "${RCP_TEST_JOBS:-2}" --dist loadfile)
 echo "== full suite (SQLite, AppTest, Chromium)"
 env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider "${jobs[@]}" tests "$@"
 if [ -n "${RCP_TEST_DATABASE_URL:-}" ]; then
-  # One process: the tests share that one database. Only the tests that meet the database
-  # run again (--database-only, tests/conftest.py): the rest ran above, the same code.
+  # Only the tests that meet the database run again (--database-only, tests/conftest.py):
+  # the rest ran above, the same code. Each process has its own database beside the given
+  # one (<name>_gw0, <name>_gw1: tests/conftest.py).
   echo "== service tests on ${RCP_TEST_DATABASE_URL%%@*}@…"
-  .venv/bin/python -m pytest -q -p no:cacheprovider --database-only \
+  .venv/bin/python -m pytest -q -p no:cacheprovider "${jobs[@]}" --database-only \
     tests/unit tests/e2e/test_replicas.py "$@"
 fi

@@ -21,6 +21,35 @@ for _name in ("RCP_SMTP_HOST", "RCP_SMS_GATEWAY_URL", "RCP_DATABASE_URL", "RCP_D
 from rcp import audit, config  # noqa: E402
 from rcp.db import make_engine  # noqa: E402
 
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist, each test process gets its own database next to the given one
+    (``<name>_gw0``, created if missing; the tests empty it): they truncate tables per test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}
+            ).first()
+            if exists is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+if os.environ.get("RCP_TEST_DATABASE_URL"):
+    # Before the test modules read it (they are imported after this file).
+    os.environ["RCP_TEST_DATABASE_URL"] = _database_of_this_worker(
+        os.environ["RCP_TEST_DATABASE_URL"]
+    )
 PG_URL = os.environ.get("RCP_TEST_DATABASE_URL", "")
 
 
