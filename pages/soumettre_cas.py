@@ -101,7 +101,7 @@ def _lab_rows(case) -> list[dict]:
         return [{"Date": None, "Examen": None, "Valeur": None}]
     return [
         {
-            "Date": dt.date.fromisoformat(r["taken_on"]),
+            "Date": dt.date.fromisoformat(r["taken_on"]).strftime("%d/%m/%Y"),
             "Examen": LAB_LABELS[r["code"]],
             "Valeur": float(r["value"]),
         }
@@ -228,8 +228,13 @@ with st.form("soumettre_form"):
         width="stretch",
         key="soumettre_labs",
         column_config={
-            "Date": st.column_config.DateColumn(
-                "Date", format="DD/MM/YYYY", max_value=today_paris()
+            # Typed text read day first by rcp.labs, which answers in French when it cannot
+            # read it: the grid's date editor is the browser's own, whose order follows the
+            # browser's language (mm/dd/yyyy in an English Chrome: "03112026" typed for the
+            # 3rd of November was stored as 11 March).
+            "Date": st.column_config.TextColumn(
+                "Date (JJ/MM/AAAA)",
+                help="Date du prélèvement, par exemple 03/11/2026 pour le 3 novembre 2026.",
             ),
             "Examen": st.column_config.SelectboxColumn("Examen", options=list(LAB_CODES)),
             "Valeur": st.column_config.NumberColumn("Valeur"),
