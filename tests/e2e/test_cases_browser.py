@@ -72,6 +72,10 @@ def test_member_submits_a_case_with_a_series_and_a_report(demo, browser, tmp_pat
     page.locator("[data-testid='stDateInput'] input[type=date]").first.fill("1980-05-17")
     page.get_by_text("Féminin").click()
     page.get_by_label("Question posée à la RCP").fill("Faut-il un traitement par rituximab ?")
+    # Streamlit's own words in French, the uploader's button too (written through markdown).
+    dropzone = page.locator("[data-testid='stFileUploaderDropzone']")
+    assert dropzone.locator("button").inner_text().strip().endswith("Choisir des fichiers")
+    assert "Upload" not in dropzone.inner_text()
     # The files are chosen in the form itself, before any save (issue 20.14).
     files = [*_series(tmp_path), _pdf(tmp_path)]
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
