@@ -11,24 +11,16 @@ route accepts the code only with the same cookie, and never from a cross-site na
 from __future__ import annotations
 
 import secrets
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
+
+from rcp.asgi_scope import cookie
 
 COOKIE = "rcp_browser"
 MAX_AGE = 400 * 24 * 3600  # the most browsers keep a cookie
 
 
 def _cookie(scope: dict[str, Any]) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except CookieError:
-                return None
-            morsel = jar.get(COOKIE)
-            return morsel.value if morsel is not None and morsel.value else None
-    return None
+    return cookie(scope, COOKIE)
 
 
 class BrowserKeyMiddleware:

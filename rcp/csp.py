@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -38,9 +39,11 @@ _COMMON = (
 @lru_cache(maxsize=1)
 def _inline_script_hashes() -> tuple[str, ...]:
     """Hashes of the inline scripts of Streamlit's index.html (they change with Streamlit)."""
-    import streamlit
-
-    index = Path(streamlit.__file__).parent / "static" / "index.html"
+    # Found without importing Streamlit (rcp/ outside rcp/ui/ does not use it).
+    spec = importlib.util.find_spec("streamlit")
+    if spec is None or spec.origin is None:
+        return ()
+    index = Path(spec.origin).parent / "static" / "index.html"
     try:
         html = index.read_text(encoding="utf-8")
     except OSError:

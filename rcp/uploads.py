@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rcp.asgi_scope import cookie, header
 from rcp.files import format_megabytes
 
 log = logging.getLogger(__name__)
@@ -225,28 +226,6 @@ Authenticate = Callable[[str | None], Awaitable[int | None]]
 """Gives the active user id behind a session cookie value, or None."""
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-def _cookie(scope: dict[str, Any], name: str) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    from http.cookies import CookieError, SimpleCookie
-
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
-
-
 class UploadGuardMiddleware:
     """Pure ASGI middleware in front of Streamlit's upload route (see the module docstring)."""
 
@@ -291,7 +270,7 @@ class UploadGuardMiddleware:
     async def _check(self, scope: dict[str, Any]) -> _Reservation | None:
         parts = scope["path"][len(UPLOAD_PREFIX) :].split("/")
         session_id = parts[0] if parts else ""
-        user_id = await self.authenticate(_cookie(scope, self.cookie_name))
+        user_id = await self.authenticate(cookie(scope, self.cookie_name))
         if user_id is None:
             raise UploadRefused(
                 401, "Votre session a expiré : reconnectez-vous pour envoyer des fichiers."
@@ -304,7 +283,7 @@ class UploadGuardMiddleware:
             )
         if scope.get("method") != "PUT":
             return None
-        length_text = _header(scope, b"content-length")
+        length_text = header(scope, b"content-length")
         if length_text is None or not length_text.isdigit():
             raise UploadRefused(411, "Envoi refusé : taille du fichier non indiquée.")
         length = int(length_text)
@@ -326,7 +305,7 @@ sends past the uploader's own size check and nginx's limit, are cut short."""
 
 async def _drain(scope: dict[str, Any], receive: Any) -> None:
     """Read and drop the body of a refused upload, so that the browser reads the answer."""
-    length = _header(scope, b"content-length")
+    length = header(scope, b"content-length")
     if length is None or not length.isdigit() or int(length) > DRAIN_MAX_BYTES:
         return
     while True:

@@ -16,7 +16,6 @@ import html
 import json
 import re
 from functools import lru_cache
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from rcp import i18n
+from rcp.asgi_scope import cookie, header
 from rcp.i18n import N_, _
 
 SCRIPT = Path(__file__).resolve().parent / "ui" / "assets" / "streamlit_i18n.js"
@@ -279,26 +279,6 @@ def rewrite_document(body: bytes, language: str, *, platform_name: str) -> bytes
     return body.replace(b"<head>", b"<head>\n    " + tag, 1)
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return ""
-
-
-def _cookie(scope: dict[str, Any], name: str) -> str | None:
-    raw = _header(scope, b"cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None and morsel.value else None
-
-
 def _user_language(token: str) -> str | None:
     from rcp import auth
     from rcp.db import session_scope
@@ -314,7 +294,7 @@ def _is_document_request(scope: dict[str, Any]) -> bool:
     return (
         scope.get("method") == "GET"
         and not path.startswith(_NOT_DOCUMENT)
-        and "text/html" in _header(scope, b"accept")
+        and "text/html" in (header(scope, b"accept") or "")
     )
 
 
@@ -329,7 +309,7 @@ class DocumentLanguageMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        language = i18n.negotiate(_header(scope, b"accept-language"))
+        language = i18n.negotiate(header(scope, b"accept-language") or "")
         if not _is_document_request(scope):
             token = i18n.set_request_language(language)
             try:
@@ -340,7 +320,7 @@ class DocumentLanguageMiddleware:
         from rcp.config import get_settings
 
         settings = get_settings()
-        session_token = _cookie(scope, settings.cookie_name)
+        session_token = cookie(scope, settings.cookie_name)
         if session_token:
             chosen = await anyio.to_thread.run_sync(_user_language, session_token)
             language = chosen or language
