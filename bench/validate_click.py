@@ -6,7 +6,9 @@ DICOM key image chosen), signs the assistant in, and for each case opens ``/avis
 writes the proposal, answers the guidelines question and clicks "Valider l'avis". The first
 validation of the server process is reported apart (cold: fonts and plotting libraries load),
 then the median and maximum of the others. With ``--profile`` the server runs under
-pyinstrument and writes its profile to ``<data>/profile.txt``. Run by hand:
+pyinstrument and writes its profile to ``<data>/profile.txt``; with ``--trace`` each click
+prints its websocket frames (timed from the click), the page's long tasks, when the validated
+text reached the DOM, and the page's busiest JavaScript functions. Run by hand:
 
     .venv/bin/python bench/validate_click.py --cases 6
 """
@@ -40,11 +42,39 @@ from tests.ports import free_port  # noqa: E402
 
 GOAL_S = 1.0
 
+# --trace: long tasks of the page and when the validated text reached the DOM, in ms from
+# the probe's start (just before the click).
+PROBE = """() => {
+  const t0 = performance.now();
+  const probe = (window.__probe = {longtasks: [], seen: null});
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      probe.longtasks.push([Math.round(e.startTime - t0), Math.round(e.duration)]);
+  }).observe({type: "longtask"});
+  new MutationObserver(() => {
+    if (probe.seen === null && document.body.textContent.includes("Avis validé le"))
+      probe.seen = Math.round(performance.now() - t0);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_js_profile(profile: dict, top: int = 12) -> None:
+    """The page's JavaScript functions that took the most time (self time), from CDP."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_us: dict[str, float] = {}
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = nodes[node_id]["callFrame"]
+        where = f"{frame['functionName'] or '(anonymous)'} {frame['url'].rsplit('/', 1)[-1]}"
+        where += f":{frame['lineNumber']}"
+        self_us[where] = self_us.get(where, 0) + delta
+    for where, us in sorted(self_us.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {us / 1000:7.1f} ms  {where}")
 
 
 def seed(data_dir: Path, count: int) -> tuple[object, list[int]]:
@@ -125,6 +155,9 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", action="store_true", help="sample every server thread with py-spy"
     )
+    parser.add_argument(
+        "--trace", action="store_true", help="print the websocket frames of each click, timed"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -166,6 +199,13 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+            frames: list[tuple[float, str, int]] = []
+
+            def watch(ws) -> None:
+                ws.on("framesent", lambda f: frames.append((time.perf_counter(), ">", len(f))))
+                ws.on("framereceived", lambda f: frames.append((time.perf_counter(), "<", len(f))))
+
+            page.on("websocket", watch)
             sign_in(page, srv, team.assistant.email, team.assistant.phone)
             for case_id in case_ids:
                 page.goto(f"{srv.url}/avis?case={case_id}")
@@ -176,9 +216,23 @@ def main() -> None:
                 page.wait_for_timeout(1500)  # the coordinator reads before clicking
                 button = page.get_by_role("button", name="Valider l'avis")
                 started, cpu_before = time.perf_counter(), cpu_seconds(proc.pid)
+                frames.clear()
+                if args.trace:
+                    page.evaluate(PROBE)
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+                    cdp.send("Profiler.start")
                 button.click()
                 page.get_by_text("Avis validé le").wait_for(timeout=60_000)
                 timings.append(time.perf_counter() - started)
+                if args.trace:
+                    print(
+                        f"case {case_id}: {timings[-1]:.2f} s; frames "
+                        + " ".join(f"{d}{n}@{t - started:.2f}" for t, d, n in frames)
+                    )
+                    print("  browser:", page.evaluate("() => JSON.stringify(window.__probe)"))
+                    print_js_profile(cdp.send("Profiler.stop")["profile"])
                 cpu.append(cpu_seconds(proc.pid) - cpu_before)
             browser.close()
     finally:
