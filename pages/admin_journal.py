@@ -5,9 +5,9 @@ import datetime as dt
 import streamlit as st
 
 from rcp import audit
-from rcp.dates import format_datetime, today_paris
+from rcp.dates import format_datetime
 from rcp.errors import RcpError
-from rcp.models import User
+from rcp.ui import protected
 from rcp.ui.context import db, require_admin_page, show_error
 
 PAGE_SIZE = 50
@@ -69,25 +69,14 @@ st.dataframe(
     hide_index=True,
 )
 
-admin_id = admin.id
-
-
-def _export() -> bytes:
-    # Runs only when the button is clicked (deferred): the export is audited once.
-    with db() as session:
-        return audit.export_csv(session, actor=session.get(User, admin_id), spec=spec)
-
-
 if st.session_state.get("journal_page") != result.page:
     st.session_state["journal_page"] = result.page  # the filter may have fewer pages now
 with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input("Page", min_value=1, max_value=result.pages, step=1, key="journal_page")
-    st.download_button(
+    # An authenticated, audited route (rcp/web_admin.py), never /media: the export names
+    # people and what they read.
+    st.link_button(
         "Exporter en CSV",
-        data=_export,
-        file_name=f"journal-audit-{today_paris().isoformat()}.csv",
-        mime="text/csv",
+        protected.journal_csv_url(spec.to_query()),
         icon=":material/download:",
-        key="journal_export",
-        on_click="ignore",
     )

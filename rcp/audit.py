@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, delete, func, or_, select
 
 from rcp.dates import PARIS, format_datetime, today_paris
 from rcp.errors import InvalidInput, NotFound
+from rcp.i18n import _
 from rcp.models import Attachment, AuditEvent, Case, CaseStatus, Meeting, Opinion, User, utcnow
 from rcp.permissions import require_admin, require_coordinator
 
@@ -228,6 +229,45 @@ class AuditFilter:
     until: date | None = None
     target_type: str = ""
     target_id: int | None = None
+
+    def to_query(self) -> dict[str, str]:
+        """The filter as URL parameters (the export link carries it); empty fields left out."""
+        values = {
+            "action": self.action,
+            "user": self.user,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "target_type": self.target_type,
+            "target_id": str(self.target_id) if self.target_id is not None else "",
+        }
+        return {k: v for k, v in values.items() if v}
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> AuditFilter:
+        """The filter of an export link; a malformed date or number is refused."""
+
+        def day(name: str) -> date | None:
+            text = params.get(name, "").strip()
+            if not text:
+                return None
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise InvalidInput(
+                    _("Date de filtre illisible : {text}.").format(text=text)
+                ) from None
+
+        target = params.get("target_id", "").strip()
+        if target and not target.isdigit():
+            raise InvalidInput(_("N° de cible illisible : {text}.").format(text=target))
+        return cls(
+            action=params.get("action", "").strip()[:100],
+            user=params.get("user", "").strip()[:200],
+            since=day("since"),
+            until=day("until"),
+            target_type=params.get("target_type", "").strip()[:50],
+            target_id=int(target) if target else None,
+        )
 
 
 @dataclass(frozen=True)

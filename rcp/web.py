@@ -221,7 +221,7 @@ class SecurityHeadersMiddleware:
 def routes() -> list[Route]:
     # rtc: the WebRTC signalling of the room and the check; live_web: meeting pages' events;
     # web_i18n: Streamlit's own words in the page's language.
-    from rcp import live_web, rtc, web_files, web_i18n
+    from rcp import live_web, rtc, web_admin, web_files, web_i18n
 
     return [
         *rtc.routes(),
@@ -233,6 +233,7 @@ def routes() -> list[Route]:
         Route("/metrics", web_monitoring.metrics_endpoint, methods=["GET"]),
         Route("/files/{attachment_id:int}", download_file, methods=["GET"]),
         *web_files.routes(),
+        *web_admin.routes(),
     ]
 
 

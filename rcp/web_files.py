@@ -44,7 +44,7 @@ def _reader(request: Request, session: Session) -> Reader | None:
     return Reader(user=user, viewer=f"login:{login.id}" if login else "login:?")
 
 
-def _answer(
+def answer(
     request: Request, produce: Callable[[Session, Reader], Response], *, what: str
 ) -> Response:
     """Authenticate, run ``produce``, map refusals to 401/404; never cached."""
@@ -102,7 +102,7 @@ def image(request: Request) -> Response:
             media_type = "image/png" if fh.read(4) == b"\x89PNG" else "image/jpeg"
         return FileResponse(path, media_type=media_type, content_disposition_type="inline")
 
-    return _answer(request, produce, what="cette image")
+    return answer(request, produce, what="cette image")
 
 
 def dicom_file(request: Request) -> Response:
@@ -115,7 +115,7 @@ def dicom_file(request: Request) -> Response:
         )
         return FileResponse(path, media_type="application/dicom")
 
-    return _answer(request, produce, what="cette image")
+    return answer(request, produce, what="cette image")
 
 
 def labs_plot(request: Request) -> Response:
@@ -128,7 +128,7 @@ def labs_plot(request: Request) -> Response:
             raise NotFound(NOT_FOUND)
         return _png(data)
 
-    return _answer(request, produce, what="ce graphique")
+    return answer(request, produce, what="ce graphique")
 
 
 def sheet(request: Request) -> Response:
@@ -143,7 +143,7 @@ def sheet(request: Request) -> Response:
         )
         return _pdf(filename, data)
 
-    return _answer(request, produce, what="cette fiche")
+    return answer(request, produce, what="cette fiche")
 
 
 def sheet_preview(request: Request) -> Response:
@@ -154,7 +154,7 @@ def sheet_preview(request: Request) -> Response:
         filename, data = opinions.preview_sheet(session, actor=reader.user, case_id=case_id)
         return _pdf(filename, data)
 
-    return _answer(request, produce, what="cette fiche")
+    return answer(request, produce, what="cette fiche")
 
 
 def key_image(request: Request) -> Response:
@@ -184,7 +184,7 @@ def key_image(request: Request) -> Response:
         )
         return _png(data)
 
-    return _answer(request, produce, what="cette image")
+    return answer(request, produce, what="cette image")
 
 
 def series_zip(request: Request) -> Response:
@@ -208,7 +208,7 @@ def series_zip(request: Request) -> Response:
             background=BackgroundTask(archive.path.unlink, missing_ok=True),
         )
 
-    return _answer(request, produce, what="cette série")
+    return answer(request, produce, what="cette série")
 
 
 def routes() -> list[Route]:

@@ -39,6 +39,11 @@ def sheet_preview_url(case_id: int) -> str:
     return f"/cases/{int(case_id)}/sheet-preview.pdf"
 
 
+def journal_csv_url(query: dict[str, str]) -> str:
+    """The audit log's CSV export (``rcp.web_admin``) for a filter's URL parameters."""
+    return "/admin/journal.csv" + (f"?{urlencode(query)}" if query else "")
+
+
 def key_image_url(case_id: int, attachment_id: int, frame: int) -> str:
     query = urlencode({"attachment": int(attachment_id), "frame": int(frame)})
     return f"/cases/{int(case_id)}/key-image.png?{query}"

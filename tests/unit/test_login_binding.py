@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
-from rcp import auth, browser_key, config, web
-from rcp.db import make_engine
+from rcp import auth, browser_key, web
 from rcp.errors import AuthFailed
 from tests.factories import PASSWORD, last_sms_code, make_user
 
@@ -44,17 +40,8 @@ def test_a_handoff_is_accepted_only_with_the_browser_key_it_was_bound_to(
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'login.db'}"
-    monkeypatch.setenv("RCP_DATABASE_URL", url)
-    config.reset_settings_cache()
-    web.engine.cache_clear()
-    engine = make_engine(url, immediate=False)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    web.engine.cache_clear()
-    engine.dispose()
+def db(web_db: Session) -> Session:
+    return web_db  # tests/unit/conftest.py
 
 
 def client() -> TestClient:

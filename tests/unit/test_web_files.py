@@ -8,18 +8,16 @@ in the audit log (DICOM slices and images once per file, viewer and day).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from rcp import config, opinions, web
-from rcp.db import make_engine
+from rcp import opinions, web
 from rcp.models import AuditEvent
 from tests.factories import CaseTeam, attend, make_case_team, sign_in
 from tests.unit.test_opinions import OPINION, add_attachment
@@ -34,17 +32,8 @@ def picture(kind: str) -> bytes:
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'routes.db'}"
-    monkeypatch.setenv("RCP_DATABASE_URL", url)
-    config.reset_settings_cache()
-    web.engine.cache_clear()
-    engine = make_engine(url, immediate=False)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    web.engine.cache_clear()
-    engine.dispose()
+def db(web_db: Session) -> Session:
+    return web_db  # tests/unit/conftest.py
 
 
 @pytest.fixture

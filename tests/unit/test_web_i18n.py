@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from rcp import accounts, config, i18n, web, web_i18n
-from rcp.db import make_engine
+from rcp import accounts, config, i18n, web_i18n
 from tests.factories import make_user, sign_in
 
 INDEX = (Path(streamlit.__file__).parent / "static" / "index.html").read_text(encoding="utf-8")
@@ -29,17 +27,8 @@ HTML = "text/html,application/xhtml+xml"
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'lang.db'}"
-    monkeypatch.setenv("RCP_DATABASE_URL", url)
-    config.reset_settings_cache()
-    web.engine.cache_clear()
-    engine = make_engine(url, immediate=False)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    web.engine.cache_clear()
-    engine.dispose()
+def db(web_db: Session) -> Session:
+    return web_db  # tests/unit/conftest.py
 
 
 def _message(_request):
