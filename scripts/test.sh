@@ -23,6 +23,19 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 bash scripts/setup.sh requirements.txt requirements-dev.txt
+# axe-core for the accessibility browser test, at the committed lockfile's version and hash.
+a11y=tests/e2e/a11y
+if [ ! -f "$a11y/node_modules/axe-core/axe.min.js" ] \
+  || [ "$a11y/package-lock.json" -nt "$a11y/node_modules/.package-lock.json" ]; then
+  if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+  fi
+  (cd "$a11y" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
 .venv/bin/ruff check .
 # Two processes (pytest-xdist), a test file each at a time: a file's browser server and
 # database are module fixtures, shared by its tests. RCP_TEST_JOBS=1 runs one process.
