@@ -204,8 +204,18 @@ def _iso_date(value: str | None) -> str | None:
     return value
 
 
+def _frame_header(ds: Dataset, macro: str, index: int = 0) -> Dataset:
+    """Where frame ``index``'s attributes of a functional group macro are: the macro's item
+    in an enhanced multi-frame file, else the top level."""
+    return _frame_group_item(ds, index, macro) or ds
+
+
 def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
     meta = getattr(ds, "file_meta", None) or Dataset()
+    frames_count = _number(ds, "NumberOfFrames", int)
+    first = _frame_order(ds, frames_count)[0] if frames_count and frames_count > 1 else 0
+    measures = _frame_header(ds, "PixelMeasuresSequence", first)
+    window = _frame_header(ds, "FrameVOILUTSequence", first)
     syntax = meta.get("TransferSyntaxUID")
     sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
     frames = _number(ds, "NumberOfFrames", int)
@@ -232,8 +242,12 @@ def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
         "series_description": _text(ds, "SeriesDescription"),
         "series_number": _number(ds, "SeriesNumber", int),
         "instance_number": _number(ds, "InstanceNumber", int),
-        "image_position": _floats(ds, "ImagePositionPatient", 3),
-        "image_orientation": _floats(ds, "ImageOrientationPatient", 6),
+        "image_position": _floats(
+            _frame_header(ds, "PlanePositionSequence", first), "ImagePositionPatient", 3
+        ),
+        "image_orientation": _floats(
+            _frame_header(ds, "PlaneOrientationSequence", first), "ImageOrientationPatient", 6
+        ),
         "rows": rows,
         "columns": _number(ds, "Columns", int),
         "frames": frames if frames and frames > 0 else (1 if rows else 0),
@@ -241,10 +255,10 @@ def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
         "bits_allocated": _number(ds, "BitsAllocated", int),
         "transfer_syntax": str(syntax) if syntax else None,
         "transfer_syntax_name": UID(str(syntax)).name if syntax else None,
-        "pixel_spacing": _floats(ds, "PixelSpacing", 2),
-        "slice_thickness": _number(ds, "SliceThickness", float),
-        "window_center": _number(ds, "WindowCenter", float),
-        "window_width": _number(ds, "WindowWidth", float),
+        "pixel_spacing": _floats(measures, "PixelSpacing", 2),
+        "slice_thickness": _number(measures, "SliceThickness", float),
+        "window_center": _number(window, "WindowCenter", float),
+        "window_width": _number(window, "WindowWidth", float),
         "has_pixels": has_pixels,
     }
 
@@ -567,9 +581,14 @@ class Volume:
     Grayscale frames hold modality values (rescale slope/intercept applied: Hounsfield
     units for CT) as int16 or uint16 when they fit, else int32/float32; colour frames are
     uint8 RGB. Frames may differ in size. ``default_center``/``default_width`` come from the
-    files' window when they have one (``window_source == "fichier"``), else from the data
-    (``"auto"``, sampled over at most ``AUTO_WINDOW_FRAMES`` frames); both are None when
-    every frame is in colour. ``nbytes`` is what the whole series would take decoded.
+    files' window when they have one (``window_source == "fichier"``; for a VOI LUT, the
+    values it spreads over the grey levels), else from the data (``"auto"``, sampled over at
+    most ``AUTO_WINDOW_FRAMES`` frames); both are None when every frame is in colour.
+    ``vois`` holds each frame's own VOI from its header (window or VOI LUT, per frame for
+    enhanced multi-frame files), or None: shown without an explicit window, a frame uses
+    it, else the default window. The frames of an enhanced multi-frame file are in order
+    along the slice normal when their positions say so. ``nbytes`` is what the whole series
+    would take decoded.
     """
 
     keys: tuple[str, ...]
@@ -583,6 +602,7 @@ class Volume:
     auto_width: float | None
     nbytes: int
     load: Callable[[str], DicomSource] = field(repr=False)
+    vois: tuple[Voi | None, ...] = field(default=(), repr=False)
 
     def __len__(self) -> int:
         return len(self.frame_refs)
@@ -722,14 +742,31 @@ def _cached_frame(
     return frame, inverted
 
 
-def _rescale_params(ds: Dataset) -> tuple[float, float]:
-    """Rescale slope and intercept, from the top level or the shared functional groups."""
-    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
-    if slope is None and intercept is None and "SharedFunctionalGroupsSequence" in ds:
-        shared = ds.SharedFunctionalGroupsSequence[0]
-        if "PixelValueTransformationSequence" in shared:
-            transform = shared.PixelValueTransformationSequence[0]
-            slope, intercept = transform.get("RescaleSlope"), transform.get("RescaleIntercept")
+def _frame_group_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
+    """First item of the functional group macro ``keyword`` that applies to frame ``index``.
+
+    Enhanced multi-frame objects (PS3.3 C.7.6.16) put per-frame attributes in the Per-frame
+    Functional Groups Sequence, and those common to all frames in the Shared one; a
+    per-frame value wins. None when neither holds the macro (classic objects).
+    """
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame and 0 <= index < len(per_frame):
+        found = per_frame[index].get(keyword)
+        if found:
+            return found[0]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        found = shared[0].get(keyword)
+        if found:
+            return found[0]
+    return None
+
+
+def _rescale_params(ds: Dataset, index: int = 0) -> tuple[float, float]:
+    """Rescale slope and intercept of frame ``index``: from its functional groups (per-frame,
+    then shared) when the file has them, else from the top level."""
+    source = _frame_group_item(ds, index, "PixelValueTransformationSequence") or ds
+    slope, intercept = source.get("RescaleSlope"), source.get("RescaleIntercept")
     return (
         float(slope) if slope not in (None, "") else 1.0,
         float(intercept) if intercept not in (None, "") else 0.0,
@@ -748,11 +785,11 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _gray_values(raw: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Apply the modality transform (rescale or Modality LUT) to grayscale pixels."""
+def _gray_values(raw: np.ndarray, ds: Dataset, index: int = 0) -> np.ndarray:
+    """Apply the modality transform (rescale or Modality LUT) of frame ``index``."""
     if "ModalityLUTSequence" in ds:
         return _narrow(np.asarray(apply_modality_lut(raw, ds)))
-    slope, intercept = _rescale_params(ds)
+    slope, intercept = _rescale_params(ds, index)
     raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
     if slope == 1.0 and intercept == 0.0:
         return _narrow(raw)
@@ -906,7 +943,7 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             array = array[0]
         if array.ndim != per_frame_ndim:
             raise ValueError("frame shape mismatch")
-        frame = _color_to_uint8(array, ds) if is_color else _gray_values(np.array(array), ds)
+        frame = _color_to_uint8(array, ds) if is_color else _gray_values(np.array(array), ds, index)
     except InvalidInput:
         raise
     except Exception as exc:
@@ -921,16 +958,82 @@ def decode_frames(source: DicomSource) -> tuple[list[np.ndarray], bool, Dataset]
     return [first, *rest], monochrome1, ds
 
 
-def _file_window(ds: Dataset) -> tuple[float, float] | None:
-    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+@dataclass(frozen=True, eq=False)
+class Voi:
+    """How a frame's header maps its modality values to grey levels (PS3.3 C.11.2).
+
+    Either a window (``center``, ``width`` and ``function``: ``LINEAR``, ``LINEAR_EXACT`` or
+    ``SIGMOID``) or a VOI LUT: ``lut`` gives the grey level (0..255) of each entry, the
+    first entry mapping the value ``first_mapped``.
+    """
+
+    center: float | None = None
+    width: float | None = None
+    function: str = "LINEAR"
+    lut: np.ndarray | None = field(default=None, repr=False)
+    first_mapped: int = 0
+
+
+def _first_number(value: Any) -> float:
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0]
+    return float(value)
+
+
+def _voi_lut(item: Dataset, ds: Dataset) -> Voi | None:
+    """The VOI LUT of one VOI LUT Sequence item, as grey levels, or None if malformed."""
+    try:
+        entries, first, bits = (int(v) for v in item.LUTDescriptor)
+        entries = entries or 65536
+        if int(ds.get("PixelRepresentation", 0) or 0) == 1 and first >= 32768:
+            first -= 65536  # the first value mapped is signed for signed pixels
+        element = item["LUTData"]
+        if element.VR == "OW" or isinstance(element.value, bytes):
+            meta = getattr(ds, "file_meta", None) or Dataset()
+            little = meta.get("TransferSyntaxUID") != ExplicitVRBigEndian
+            if meta.get("TransferSyntaxUID") is None:
+                little = ds.original_encoding[1] is not False
+            data = np.frombuffer(element.value, dtype="<u2" if little else ">u2")
+        else:
+            data = np.asarray(element.value, dtype=np.int64).ravel()
+        data = data[:entries].astype(np.float64)
+        if data.size == 0 or not 8 <= bits <= 16:
+            return None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    grey = np.clip(np.rint(data / (2**bits - 1) * 255.0), 0, 255).astype(np.uint8)
+    return Voi(lut=grey, first_mapped=first)
+
+
+def _file_voi(ds: Dataset, index: int = 0) -> Voi | None:
+    """The VOI transform the header gives frame ``index``, or None.
+
+    A VOI LUT Sequence wins over a window when the file has both (as pydicom's
+    ``apply_voi_lut`` does by default). Enhanced multi-frame files give each frame its
+    window in the Frame VOI LUT functional group (per-frame, then shared).
+    """
+    source = _frame_group_item(ds, index, "FrameVOILUTSequence") or ds
+    for holder in (source, ds):
+        luts = holder.get("VOILUTSequence")
+        if luts:
+            found = _voi_lut(luts[0], ds)
+            if found is not None:
+                return found
+    center, width = source.get("WindowCenter"), source.get("WindowWidth")
     if center in (None, "") or width in (None, ""):
         return None
     try:
-        center_value = float(center[0] if isinstance(center, Sequence) else center)
-        width_value = float(width[0] if isinstance(width, Sequence) else width)
+        center_value, width_value = _first_number(center), _first_number(width)
     except (TypeError, ValueError, IndexError):
         return None
-    return (center_value, width_value) if width_value >= 1 else None
+    function = str(source.get("VOILUTFunction", "") or "LINEAR").strip().upper()
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        function = "LINEAR"
+    if not np.isfinite(center_value) or not np.isfinite(width_value):
+        return None
+    if width_value < 1 if function == "LINEAR" else width_value <= 0:
+        return None
+    return Voi(center=center_value, width=width_value, function=function)
 
 
 def auto_window(
@@ -952,6 +1055,80 @@ def auto_window(
         low, high = float(sample.min()), float(sample.max())
     width = max(float(high - low), 1.0)
     return float(low + high) / 2.0, width
+
+
+def _frame_order(ds: Dataset, frames: int) -> Sequence[int]:
+    """Display order of the frames of a file: along the slice normal for an enhanced
+    multi-frame file whose frames all have a position and one orientation, each at its own
+    place (ascending, like ``group_series``); otherwise the order of the file."""
+    stored = range(frames)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if frames < 2 or not per_frame or len(per_frame) != frames:
+        return stored
+    distances: list[float] = []
+    reference: np.ndarray | None = None
+    normal: np.ndarray | None = None
+    for index in stored:
+        position = _frame_group_item(ds, index, "PlanePositionSequence")
+        orientation = _frame_group_item(ds, index, "PlaneOrientationSequence")
+        if position is None or orientation is None:
+            return stored
+        point = _floats(position, "ImagePositionPatient", 3)
+        cosines = _floats(orientation, "ImageOrientationPatient", 6)
+        if point is None or cosines is None:
+            return stored
+        if reference is None:
+            reference = np.asarray(cosines, dtype=float)
+            try:
+                normal = slice_normal(cosines)
+            except ValueError:
+                return stored
+        elif not np.allclose(np.asarray(cosines, dtype=float), reference, atol=1e-3):
+            return stored
+        assert normal is not None
+        distances.append(float(np.dot(normal, np.asarray(point, dtype=float))))
+    if len(set(np.round(distances, 4))) < frames:
+        return stored  # several frames at one place (time series, several stacks)
+    return sorted(stored, key=lambda i: distances[i])
+
+
+def _lut_window(voi: Voi) -> tuple[float, float]:
+    """The linear window closest to a VOI LUT: the values it spreads over the grey levels."""
+    assert voi.lut is not None
+    rising = np.flatnonzero((voi.lut > voi.lut.min()) & (voi.lut < voi.lut.max()))
+    if rising.size == 0:
+        low, high = 0, voi.lut.size - 1
+    else:
+        low, high = int(rising[0]), int(rising[-1])
+    center = voi.first_mapped + (low + high) / 2.0
+    return center, max(float(high - low), 1.0)
+
+
+def _frame_vois(
+    ds: Dataset, order: Sequence[int], known: dict[tuple[Any, ...], Voi]
+) -> list[Voi | None]:
+    """The header VOI of each frame of one file, in display order.
+
+    ``known`` shares equal VOIs between the frames and files of a series, so that a series
+    of 2000 files carrying the same 64 KiB VOI LUT keeps one copy of it.
+    """
+
+    def shared(voi: Voi | None) -> Voi | None:
+        if voi is None:
+            return None
+        if voi.lut is not None:
+            key: tuple[Any, ...] = ("lut", voi.first_mapped, voi.lut.tobytes())
+        else:
+            key = ("window", voi.center, voi.width, voi.function)
+        return known.setdefault(key, voi)
+
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    varies = bool(per_frame) and any(
+        "FrameVOILUTSequence" in item for item in per_frame if item is not None
+    )
+    if not varies:
+        return [shared(_file_voi(ds, 0))] * len(order)
+    return [shared(_file_voi(ds, index)) for index in order]
 
 
 def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volume:
@@ -985,18 +1162,31 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
     refs: list[tuple[str, int]] = []
     monochrome1: list[bool] = []
     color: list[bool] = []
+    vois: list[Voi | None] = []
+    known_vois: dict[tuple[Any, ...], Voi] = {}
     nbytes = 0
     file_window: tuple[float, float] | None = None
     for key in cache_key:
         source = sources[key] = load(key)
         ds = _read(source, stop_before_pixels=True)
         frames, is_color, inverted, frame_bytes = _check_header_for_display(ds)
-        refs.extend((key, i) for i in range(frames))
+        try:
+            order = _frame_order(ds, frames)
+            frame_vois = [None] * frames if is_color else _frame_vois(ds, order, known_vois)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise dicom_error("L'en-tête DICOM contient des valeurs d'image invalides.") from exc
+        refs.extend((key, i) for i in order)
+        vois.extend(frame_vois)
         monochrome1.extend([inverted] * frames)
         color.extend([is_color] * frames)
         nbytes += frames * frame_bytes
-        if file_window is None and not is_color:
-            file_window = _file_window(ds)
+        if file_window is None and frame_vois and frame_vois[0] is not None:
+            first = frame_vois[0]
+            if first.lut is not None:
+                file_window = _lut_window(first)
+            else:
+                assert first.center is not None and first.width is not None
+                file_window = first.center, max(first.width, 1.0)
     # The automatic window (and a check that the pixels decode) from a few frames.
     count = len(refs)
     picks = sorted(
@@ -1034,6 +1224,7 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
         auto_width=auto[1] if auto else None,
         nbytes=nbytes,
         load=load,
+        vois=tuple(vois),
     )
     with _cache_lock:
         _cache[cache_key] = volume
@@ -1090,15 +1281,20 @@ def window_to_uint8(values: np.ndarray, center: float, width: float) -> np.ndarr
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=2)
+def _all_16_bit_values(dtype_name: str) -> np.ndarray:
+    """Every int16 or uint16 value, in the order of its uint16 bit pattern."""
+    values = np.arange(65536, dtype=np.int64)
+    if dtype_name == "int16":
+        values = np.where(values >= 32768, values - 65536, values)
+    values.setflags(write=False)
+    return values
+
+
 @lru_cache(maxsize=64)
 def _lut(dtype_name: str, center: float, width: float) -> np.ndarray:
     """Lookup table over every 16-bit value, indexed by the value's uint16 bit pattern."""
-    if dtype_name == "int16":
-        values = np.arange(65536, dtype=np.int64)
-        values = np.where(values >= 32768, values - 65536, values)
-    else:
-        values = np.arange(65536, dtype=np.int64)
-    return window_to_uint8(values, center, width)
+    return window_to_uint8(_all_16_bit_values(dtype_name), center, width)
 
 
 def window_frame(frame: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -1109,6 +1305,45 @@ def window_frame(frame: np.ndarray, center: float, width: float) -> np.ndarray:
     return window_to_uint8(frame, center, width)
 
 
+def _exact_or_sigmoid(values: np.ndarray, voi: Voi) -> np.ndarray:
+    """``LINEAR_EXACT`` and ``SIGMOID`` VOI functions (PS3.3 C.11.2.1.3) to 0..255."""
+    x = np.asarray(values, dtype=np.float64)
+    center, width = float(voi.center or 0.0), float(voi.width or 1.0)
+    if voi.function == "SIGMOID":
+        scaled = 255.0 / (1.0 + np.exp(np.clip(-4.0 * (x - center) / width, -700, 700)))
+    else:
+        scaled = ((x - center) / width + 0.5) * 255.0
+        scaled = np.where(x <= center - width / 2, 0.0, scaled)
+        scaled = np.where(x > center + width / 2, 255.0, scaled)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _lut_indices(values: np.ndarray, voi: Voi) -> np.ndarray:
+    assert voi.lut is not None
+    index = np.floor(np.asarray(values, dtype=np.float64) - voi.first_mapped)
+    return np.clip(index, 0, voi.lut.size - 1).astype(np.intp)
+
+
+def voi_to_uint8(frame: np.ndarray, voi: Voi) -> np.ndarray:
+    """Map one grayscale frame of modality values to 0..255 through a header's VOI.
+
+    Values below the first entry of a VOI LUT take its first grey level, values past its
+    end its last one (PS3.3 C.11.2.1.1). 16-bit frames go through a lookup table.
+    """
+    if voi.lut is None:
+        assert voi.center is not None and voi.width is not None
+        if voi.function == "LINEAR":
+            return window_frame(frame, voi.center, voi.width)
+        if frame.dtype in (np.int16, np.uint16):
+            table = _exact_or_sigmoid(_all_16_bit_values(frame.dtype.name), voi)
+            return np.take(table, frame.view(np.uint16))
+        return _exact_or_sigmoid(frame, voi)
+    if frame.dtype in (np.int16, np.uint16):
+        table = voi.lut[_lut_indices(_all_16_bit_values(frame.dtype.name), voi)]
+        return np.take(table, frame.view(np.uint16))
+    return voi.lut[_lut_indices(frame, voi)]
+
+
 def _slice_pixels(
     volume: Volume, index: int, center: float | None, width: float | None
 ) -> np.ndarray:
@@ -1117,6 +1352,10 @@ def _slice_pixels(
     frame = volume.frame(index)
     if frame.ndim == 3:
         return frame
+    voi = volume.vois[index] if index < len(volume.vois) else None
+    if center is None and width is None and voi is not None:
+        pixels = voi_to_uint8(frame, voi)
+        return 255 - pixels if volume.monochrome1[index] else pixels
     center = volume.default_center if center is None else center
     width = volume.default_width if width is None else width
     assert center is not None and width is not None  # grayscale volumes always have a window

@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing
+from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from rcp import dicom
@@ -107,6 +109,72 @@ def make_slice(
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def saved(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+# Functional group macros whose attributes apply to the pixels (PS3.3 C.7.6.16.2).
+_PIXEL_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+
+
+def _flat_frame_header(ds: Dataset, index: int) -> Dataset:
+    """A copy of ``ds`` with frame ``index``'s functional groups moved to the top level, as
+    pydicom's functions (which do not read functional groups) expect them."""
+    flat = Dataset()
+    flat.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
+    flat.file_meta = ds.file_meta
+    groups = [ds.get("SharedFunctionalGroupsSequence"), ds.get("PerFrameFunctionalGroupsSequence")]
+    for groups_seq, item_index in zip(groups, (0, index), strict=True):
+        if not groups_seq:
+            continue
+        for macro in _PIXEL_MACROS:
+            if macro in groups_seq[item_index]:
+                for element in groups_seq[item_index][macro][0]:
+                    flat[element.tag] = element
+    return flat
+
+
+def reference_grey(
+    ds: Dataset, raw: np.ndarray, index: int, auto: tuple[float, float] | None
+) -> np.ndarray:
+    """Grey levels computed by pydicom alone: ``apply_modality_lut``, then ``apply_voi`` for a
+    VOI LUT (its entries scaled from their bit depth to 0..255) or ``apply_windowing`` for
+    the file's window (else ``auto``) on an 8-bit output range; MONOCHROME1 inverted."""
+    flat = _flat_frame_header(ds, index)
+    values = apply_modality_lut(raw, flat)
+    if "VOILUTSequence" in flat:
+        bits = int(flat.VOILUTSequence[0].LUTDescriptor[2])
+        grey = apply_voi(values, flat).astype(float) / (2**bits - 1) * 255
+    else:
+        window = Dataset()
+        window.PhotometricInterpretation = "MONOCHROME2"
+        window.BitsStored, window.PixelRepresentation = 8, 0
+        if "WindowCenter" in flat:
+            window.WindowCenter, window.WindowWidth = flat.WindowCenter, flat.WindowWidth
+            window.VOILUTFunction = flat.get("VOILUTFunction", "LINEAR")
+        else:
+            assert auto is not None
+            window.WindowCenter, window.WindowWidth = auto
+        grey = apply_windowing(values.astype(float), window)
+    grey = np.rint(grey)
+    if flat.PhotometricInterpretation == "MONOCHROME1":
+        grey = 255 - grey
+    return grey
+
+
+def max_grey_difference(volume: dicom.Volume, position: int, path: Path, file_index: int) -> int:
+    """Largest difference between the viewer's default rendering of frame ``position`` and
+    pydicom's (``reference_grey``) of frame ``file_index`` of ``path``."""
+    ds = pydicom.dcmread(path)
+    raw = pydicom.pixels.pixel_array(ds, index=file_index)
+    auto = (volume.default_center, volume.default_width)
+    expected = reference_grey(ds, raw, file_index, auto)
+    shown = np.asarray(dicom.slice_image(volume, position)).astype(float)
+    return int(np.abs(shown - expected).max())
 
 
 def volume_of(*files: bytes) -> dicom.Volume:
@@ -596,6 +664,109 @@ def test_lookup_table_windowing_matches_the_formula(dtype: type) -> None:
     frame = frame.astype(dtype)
     expected = dicom.window_to_uint8(frame, center=40, width=350)
     assert np.array_equal(dicom.window_frame(frame, 40, 350), expected)
+
+
+def _with_voi_lut(name: str, first: int, curve: np.ndarray, bits: int = 16) -> bytes:
+    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+    item = Dataset()
+    item.LUTDescriptor = [len(curve), first, bits]
+    item.LUTData = [int(v) for v in curve]
+    item["LUTData"].VR = "US"
+    ds.VOILUTSequence = Sequence([item])
+    return saved(ds)
+
+
+def _gamma_lut(entries: int, bits: int) -> np.ndarray:
+    return np.rint((np.linspace(0, 1, entries) ** 0.5) * (2**bits - 1)).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "curve", "bits"),
+    [
+        ("MR_small.dcm", 100, _gamma_lut(1500, 16), 16),  # also has a window: the LUT wins
+        ("MR_small.dcm", -50, _gamma_lut(4096, 12), 12),
+        # Hounsfield units, a 10-bit LUT (pydicom indexes 8-bit LUTs with uint8, which wraps
+        # for values 256 past the first one mapped: it cannot be the reference there).
+        ("CT_small.dcm", -200, _gamma_lut(1200, 10), 10),
+    ],
+    ids=["MR_small-16-bit", "MR_small-12-bit-negative-first", "CT_small-10-bit"],
+)
+def test_voi_lut_sequence_is_applied_when_no_window_is_asked(
+    tmp_path: Path, name: str, first: int, curve: np.ndarray, bits: int
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(_with_voi_lut(name, first, curve, bits))
+    volume = dicom.load_volume(["lut"], lambda _k: path)
+    assert volume.window_source == "fichier"
+    assert max_grey_difference(volume, 0, path, 0) <= 1
+    # An explicit window still overrides the file's VOI LUT.
+    windowed = np.asarray(dicom.slice_image(volume, 0, center=600, width=1600))
+    assert np.array_equal(windowed, dicom.window_frame(volume.frames[0], 600, 1600))
+
+
+def test_bundled_voi_lut_file_is_shown_through_its_lut() -> None:
+    path = Path(get_testdata_file("vlut_04.dcm"))
+    volume = dicom.load_volume(["vlut"], lambda _k: path)
+    assert volume.vois[0] is not None and volume.vois[0].lut is not None
+    assert max_grey_difference(volume, 0, path, 0) == 0
+
+
+def _macro(**attributes: object) -> Sequence:
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return Sequence([item])
+
+
+def _enhanced_mr(tmp_path: Path) -> Path:
+    """emri_small (10 frames, no functional groups) given enhanced functional groups: frames
+    stored from head to feet, each its own rescale and window, the spacing shared."""
+    ds = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False))
+    shared = Dataset()
+    shared.PixelMeasuresSequence = _macro(PixelSpacing=[0.9, 0.8], SliceThickness=1.2)
+    shared.PlaneOrientationSequence = _macro(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    frames = []
+    for index in range(int(ds.NumberOfFrames)):
+        group = Dataset()
+        group.PlanePositionSequence = _macro(ImagePositionPatient=[0, 0, 50.0 - 1.2 * index])
+        group.PixelValueTransformationSequence = _macro(
+            RescaleSlope=0.5 + index / 4, RescaleIntercept=-10 * index, RescaleType="US"
+        )
+        group.FrameVOILUTSequence = _macro(WindowCenter=100 + 20 * index, WindowWidth=300)
+        frames.append(group)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    path = tmp_path / "emri_enhanced.dcm"
+    path.write_bytes(saved(ds))
+    return path
+
+
+def test_enhanced_mr_frames_follow_their_functional_groups(tmp_path: Path) -> None:
+    path = _enhanced_mr(tmp_path)
+    volume = dicom.load_volume(["emr"], lambda _k: path)
+    # Stored from head (z = 50) to feet: shown along the normal (+z), feet first.
+    assert [index for _key, index in volume.frame_refs] == list(range(9, -1, -1))
+    for position, (_key, in_file) in enumerate(volume.frame_refs):
+        assert volume.vois[position].center == 100 + 20 * in_file
+        assert max_grey_difference(volume, position, path, in_file) <= 1
+    summary = dicom.summarize(path)
+    assert summary["pixel_spacing"] == [0.9, 0.8]
+    assert summary["slice_thickness"] == 1.2
+    assert summary["image_position"] == [0.0, 0.0, 50.0 - 1.2 * 9]
+    assert summary["window_center"] == 100 + 20 * 9
+
+
+def test_enhanced_ct_uses_its_shared_window_rescale_and_frame_positions() -> None:
+    path = Path(get_testdata_file("eCT_Supplemental.dcm"))
+    volume = dicom.load_volume(["ect"], lambda _k: path)
+    # Frame 2 of the file (In-Stack Position 1) comes first along the normal.
+    assert [index for _key, index in volume.frame_refs] == [1, 0]
+    assert (volume.default_center, volume.default_width) == (49.0, 102.0)
+    for position, (_key, in_file) in enumerate(volume.frame_refs):
+        assert max_grey_difference(volume, position, path, in_file) <= 1
+    summary = dicom.summarize(path)
+    assert summary["pixel_spacing"] == [0.388672, 0.388672]
+    assert summary["image_orientation"] == [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 
 
 def test_file_window_is_the_default_when_present() -> None:
