@@ -804,6 +804,43 @@ def _gray_values(raw: np.ndarray, ds: Dataset, index: int = 0) -> np.ndarray:
     return (raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(np.float32)
 
 
+_PALETTE_DATA = tuple(
+    f"{colour}PaletteColorLookupTableData" for colour in ("Red", "Green", "Blue", "Alpha")
+)
+
+
+def _is_big_endian(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    syntax = meta.get("TransferSyntaxUID")
+    if syntax is not None:
+        return syntax == ExplicitVRBigEndian
+    return ds.original_encoding[1] is False
+
+
+def _apply_palette(indices: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Expand PALETTE COLOR indices to RGB through the file's lookup tables.
+
+    pydicom's ``apply_color_lut`` reads plain (not segmented) OW tables in the machine's
+    byte order: the tables of a big endian file are byte-swapped first, else every colour
+    comes out almost black.
+    """
+    indices = indices.astype(indices.dtype.newbyteorder("="), copy=False)
+    if _is_big_endian(ds) and any(
+        keyword in ds and ds[keyword].VR == "OW" for keyword in _PALETTE_DATA
+    ):
+        swapped = Dataset()
+        swapped.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
+        for keyword in _PALETTE_DATA:
+            if keyword in ds and isinstance(ds[keyword].value, bytes):
+                data = ds[keyword].value
+                setattr(swapped, keyword, data[: len(data) // 2 * 2])
+                swapped[keyword].value = (
+                    np.frombuffer(swapped[keyword].value, dtype=">u2").astype("<u2").tobytes()
+                )
+        ds = swapped
+    return apply_color_lut(indices, ds)
+
+
 def _color_to_uint8(rgb: np.ndarray, ds: Dataset) -> np.ndarray:
     rgb = rgb.astype(rgb.dtype.newbyteorder("="), copy=False)
     if rgb.dtype == np.uint8:
@@ -929,7 +966,7 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
                 else:
                     array = ds.pixel_array  # converts YBR to RGB by default
             if photometric == "PALETTE COLOR":
-                array = apply_color_lut(array, ds)
+                array = _apply_palette(array, ds)
     except InvalidInput:
         raise
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -526,6 +526,30 @@ def test_palette_colour_file_is_expanded_to_rgb() -> None:
     image = dicom.slice_image(volume, 0)
     assert image.mode == "RGB"
     assert len(set(image.getdata())) > 10
+
+
+@pytest.mark.parametrize(
+    ("big_endian", "little_endian"),
+    [
+        ("OBXXXX1A_expb.dcm", "OBXXXX1A.dcm"),
+        ("OBXXXX1A_expb_2frame.dcm", "OBXXXX1A_2frame.dcm"),
+        ("gdcm-US-ALOKA-16_big.dcm", "gdcm-US-ALOKA-16.dcm"),  # segmented tables
+    ],
+)
+def test_big_endian_palette_colour_shows_the_colours_of_its_little_endian_twin(
+    big_endian: str, little_endian: str
+) -> None:
+    big = dicom.load_volume(["be"], lambda _k: Path(get_testdata_file(big_endian)))
+    little = dicom.load_volume(["le"], lambda _k: Path(get_testdata_file(little_endian)))
+    assert len(big) == len(little)
+    for index in range(len(big)):
+        shown = np.asarray(dicom.slice_image(big, index))
+        # pydicom reads the twin's little endian tables right: it is the reference.
+        ds = pydicom.dcmread(get_testdata_file(little_endian))
+        rgb = apply_color_lut(pydicom.pixels.pixel_array(ds, index=index), ds)
+        expected = (rgb >> 8).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
+        assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
+        assert len(np.unique(shown[::7, ::7].reshape(-1, 3), axis=0)) > 10
 
 
 def test_sixteen_bit_rgb_is_scaled_down_to_eight_bits() -> None:
