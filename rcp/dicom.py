@@ -210,6 +210,15 @@ def _frame_header(ds: Dataset, macro: str, index: int = 0) -> Dataset:
     return _frame_group_item(ds, index, macro) or ds
 
 
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+"""Where an image's pixels are: integers, or 32/64-bit floats (parametric maps)."""
+
+
+def _pixel_keyword(ds: Dataset) -> str | None:
+    """The keyword of the pixel data element ``ds`` holds, or None."""
+    return next((keyword for keyword in _PIXEL_KEYWORDS if keyword in ds), None)
+
+
 def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
     meta = getattr(ds, "file_meta", None) or Dataset()
     frames_count = _number(ds, "NumberOfFrames", int)
@@ -221,9 +230,7 @@ def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
     frames = _number(ds, "NumberOfFrames", int)
     rows = _number(ds, "Rows", int)
     if pixels_read:
-        has_pixels = any(
-            keyword in ds for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-        )
+        has_pixels = _pixel_keyword(ds) is not None
     else:  # the pixel data was not read: trust the Image Pixel module
         has_pixels = bool(rows) and "Columns" in ds and "BitsAllocated" in ds
     return {
@@ -354,7 +361,8 @@ def check_dicom(data: bytes) -> dict[str, Any]:
         ) from exc
     if not summary["sop_class_uid"] and not summary["rows"]:
         raise dicom_error("Le fichier DICOM est vide ou tronqué (aucun objet DICOM lisible).")
-    if "PixelData" not in ds:
+    pixel_keyword = _pixel_keyword(ds)
+    if pixel_keyword is None:
         is_image_class = "Image Storage" in str(summary["sop_class_name"] or "")
         if is_image_class or (summary["rows"] and summary["columns"] and "BitsAllocated" in ds):
             raise dicom_error(
@@ -402,7 +410,7 @@ def check_dicom(data: bytes) -> dict[str, Any]:
             "PACS en DICOM standard (non compressé ou JPEG)."
         )
     if not syntax.is_compressed:
-        if len(ds.PixelData) < _expected_native_bytes(ds, frames):
+        if len(ds[pixel_keyword].value) < _expected_native_bytes(ds, frames):
             raise dicom_error(
                 "Le fichier DICOM est tronqué : les données d'image sont incomplètes."
             )
@@ -866,7 +874,7 @@ def _native_gray_pixels(ds: Dataset) -> np.ndarray | None:
     extended) for the common case, and None for anything else (pydicom then decodes).
     """
     meta = getattr(ds, "file_meta", None) or Dataset()
-    if meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN:
+    if meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN or "PixelData" not in ds:
         return None
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or str(
         ds.get("PhotometricInterpretation", "")
@@ -946,7 +954,7 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
         multi_frame_path = _frame_count(ds) > 1
     if not multi_frame_path:
         ds = _read(source, stop_before_pixels=False)
-        if "PixelData" not in ds:
+        if _pixel_keyword(ds) is None:
             raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
     frames_count, is_color, monochrome1, _size = _check_header_for_display(ds)
     if not 0 <= index < frames_count:
@@ -1080,18 +1088,38 @@ def auto_window(
 
     Used when the files carry no window (pydicom's ``apply_voi_lut`` then does nothing).
     At most ``max_samples`` values are read, evenly spread over the grayscale frames.
+    Integer values get a width of at least 1; floating point values (parametric maps, such
+    as an ADC map in mm²/s around 0.001) may get a narrower one, shown with the
+    ``LINEAR_EXACT`` function (see ``window_any``).
     """
     gray = [frame for frame in frames if frame.ndim == 2 and frame.size]
     if not gray:
         return 128.0, 256.0
+    floats = any(frame.dtype.kind == "f" for frame in gray)
     total = sum(frame.size for frame in gray)
     step = max(1, total // max_samples)
     sample = np.concatenate([frame.ravel()[::step] for frame in gray]).astype(np.float64)
+    sample = sample[np.isfinite(sample)]  # parametric maps may hold NaN
+    if not sample.size:
+        return 128.0, 256.0
     low, high = np.percentile(sample, [0.5, 99.5])
-    if high - low < 1:
+    if high - low < (0.0 if floats else 1.0) or high == low:
         low, high = float(sample.min()), float(sample.max())
+    if floats and high > low:
+        return float(low + high) / 2.0, float(high - low)
     width = max(float(high - low), 1.0)
     return float(low + high) / 2.0, width
+
+
+def window_any(frame: np.ndarray, center: float, width: float) -> np.ndarray:
+    """Window a grayscale frame: the DICOM ``LINEAR`` function (``window_frame``), or for a
+    width below 1 (automatic windows of floating point maps only) ``LINEAR_EXACT``, which
+    has no lower bound on the width."""
+    if width >= 1:
+        return window_frame(frame, center, width)
+    if not width > 0:
+        raise InvalidInput("La largeur de fenêtre doit être positive.", field="width")
+    return _exact_or_sigmoid(frame, Voi(center=center, width=width, function="LINEAR_EXACT"))
 
 
 def _frame_order(ds: Dataset, frames: int) -> Sequence[int]:
@@ -1315,6 +1343,13 @@ def window_to_uint8(values: np.ndarray, center: float, width: float) -> np.ndarr
     if width == 1:
         return np.where(x <= center - 0.5, 0, 255).astype(np.uint8)
     scaled = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255.0
+    return _to_grey(scaled)
+
+
+def _to_grey(scaled: np.ndarray) -> np.ndarray:
+    """Round grey levels to uint8; a value that is no number (NaN in a parametric map) is
+    black, infinities go to the ends."""
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
@@ -1352,12 +1387,13 @@ def _exact_or_sigmoid(values: np.ndarray, voi: Voi) -> np.ndarray:
         scaled = ((x - center) / width + 0.5) * 255.0
         scaled = np.where(x <= center - width / 2, 0.0, scaled)
         scaled = np.where(x > center + width / 2, 255.0, scaled)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return _to_grey(scaled)
 
 
 def _lut_indices(values: np.ndarray, voi: Voi) -> np.ndarray:
     assert voi.lut is not None
     index = np.floor(np.asarray(values, dtype=np.float64) - voi.first_mapped)
+    index = np.nan_to_num(index, nan=0.0, posinf=voi.lut.size - 1, neginf=0.0)
     return np.clip(index, 0, voi.lut.size - 1).astype(np.intp)
 
 
@@ -1396,7 +1432,7 @@ def _slice_pixels(
     center = volume.default_center if center is None else center
     width = volume.default_width if width is None else width
     assert center is not None and width is not None  # grayscale volumes always have a window
-    pixels = window_frame(frame, center, width)
+    pixels = window_any(frame, center, width)
     if volume.monochrome1[index]:
         pixels = 255 - pixels
     return pixels
@@ -1483,7 +1519,7 @@ def render_frame(
         return encode_png(frame, compress_level=compress_level)
     if center is None or width is None:
         center, width = auto_window([frame])
-    pixels = window_frame(frame, center, max(float(width), 1.0))
+    pixels = window_any(frame, center, float(width))
     if inverted:
         pixels = 255 - pixels
     return encode_png(pixels, compress_level=compress_level)

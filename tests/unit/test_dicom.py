@@ -143,7 +143,8 @@ def reference_grey(
 ) -> np.ndarray:
     """Grey levels computed by pydicom alone: ``apply_modality_lut``, then ``apply_voi`` for a
     VOI LUT (its entries scaled from their bit depth to 0..255) or ``apply_windowing`` for
-    the file's window (else ``auto``) on an 8-bit output range; MONOCHROME1 inverted."""
+    the file's window (else ``auto``, with ``LINEAR_EXACT`` when narrower than 1, which
+    ``LINEAR`` forbids) on an 8-bit output range; MONOCHROME1 inverted."""
     flat = _flat_frame_header(ds, index)
     values = apply_modality_lut(raw, flat)
     if "VOILUTSequence" in flat:
@@ -159,6 +160,7 @@ def reference_grey(
         else:
             assert auto is not None
             window.WindowCenter, window.WindowWidth = auto
+            window.VOILUTFunction = "LINEAR" if auto[1] >= 1 else "LINEAR_EXACT"
         grey = apply_windowing(values.astype(float), window)
     grey = np.rint(grey)
     if flat.PhotometricInterpretation == "MONOCHROME1":
@@ -550,6 +552,55 @@ def test_big_endian_palette_colour_shows_the_colours_of_its_little_endian_twin(
         expected = (rgb >> 8).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
         assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
         assert len(np.unique(shown[::7, ::7].reshape(-1, 3), axis=0)) > 10
+
+
+def parametric_map(values: np.ndarray, *, double: bool) -> bytes:
+    """A Parametric Map (float or double float pixels, ADC-like values) written by pydicom."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.30"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName = "MR", "DUPONT^JEAN"
+    ds.NumberOfFrames, ds.Rows, ds.Columns = values.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated = 64 if double else 32
+    if double:
+        ds.DoubleFloatPixelData = values.astype("<f8").tobytes()
+    else:
+        ds.FloatPixelData = values.astype("<f4").tobytes()
+    return saved(ds)
+
+
+@pytest.mark.parametrize("double", [False, True], ids=["float", "double-float"])
+def test_parametric_map_with_float_pixels_is_read(tmp_path: Path, double: bool) -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(1.2e-3, 4e-4, (3, 16, 20))  # ADC in mm²/s
+    values[1, 0, 0] = np.nan  # no fit for this voxel
+    data = parametric_map(values, double=double)
+    summary = dicom.check_dicom(data)
+    assert summary["has_pixels"] and summary["frames"] == 3
+    path = tmp_path / "map.dcm"
+    path.write_bytes(data)
+    for source in (data, path):  # in memory, and a multi-frame file read frame by frame
+        dicom.clear_volume_cache()
+        volume = dicom.load_volume(["map"], lambda _k, source=source: source)
+        assert volume.window_source == "auto" and np.isfinite(volume.default_center)
+        for index in range(3):
+            frame = volume.frames[index]
+            assert np.allclose(frame, values[index], equal_nan=True, rtol=1e-6)
+            shown = np.asarray(dicom.slice_image(volume, index)).astype(float)
+            expected = reference_grey(
+                pydicom.dcmread(path),
+                values[index],
+                index,
+                (volume.default_center, volume.default_width),
+            )
+            finite = np.isfinite(values[index])
+            assert np.abs(shown - expected)[finite].max() <= 1
+            assert shown.max() - shown.min() > 150  # spread over the grey levels
+    assert np.asarray(dicom.slice_image(volume, 1))[0, 0] == 0  # NaN shown black
 
 
 def test_sixteen_bit_rgb_is_scaled_down_to_eight_bits() -> None:
