@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
 from pydicom.uid import (
     UID,
@@ -26,6 +27,7 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEGExtended12Bit,
     MediaStorageDirectoryStorage,
 )
 
@@ -416,7 +418,7 @@ def check_dicom(data: bytes) -> dict[str, Any]:
             )
         return summary
     try:
-        pixel_array(ds, index=0)
+        _decode_pixels(ds, ds, 0)
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
         raise dicom_error(
             "L'image DICOM compressée ne peut pas être décodée (fichier corrompu "
@@ -902,6 +904,45 @@ def _native_gray_pixels(ds: Dataset) -> np.ndarray | None:
     return values
 
 
+def _jpeg_extended_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of a grayscale JPEG Extended (process 2 & 4) file, 12-bit samples too.
+
+    pydicom's plugins refuse or fail on 12-bit JPEG Extended streams (pylibjpeg's libjpeg:
+    "misplaced marker segment"; GDCM is turned down by pydicom for 12-bit); libjpeg-turbo,
+    through ``imagecodecs``, decodes them as DCMTK and GDCM do. ``ds`` holds the pixel data.
+    """
+    import imagecodecs  # noqa: PLC0415 - a large module, only for these rare files
+
+    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise ValueError("JPEG Extended colour is left to pydicom")
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    array = np.asarray(imagecodecs.jpeg8_decode(fragment))
+    if array.shape != (int(ds.Rows), int(ds.Columns)):
+        raise ValueError("JPEG frame of another size than the header's")
+    bits = int(ds.get("BitsStored", 0) or 0) or int(ds.BitsAllocated)
+    values = array.astype(np.int32)
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
+        values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+    return values
+
+
+def _decode_pixels(source: Dataset | str | os.PathLike[str], ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` by pydicom's decoders, else (JPEG Extended) by libjpeg-turbo.
+
+    ``source`` is the whole dataset, or the path of a file whose header ``ds`` is.
+    """
+    try:
+        return pixel_array(
+            source if isinstance(source, Dataset) else os.fspath(source), index=index
+        )
+    except Exception:
+        meta = getattr(ds, "file_meta", None) or Dataset()
+        if meta.get("TransferSyntaxUID") != JPEGExtended12Bit:
+            raise
+        whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
+        return _jpeg_extended_frame(whole, index)
+
+
 def _frame_count(ds: Dataset) -> int:
     return int(ds.get("NumberOfFrames", 1) or 1)
 
@@ -964,15 +1005,14 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
         with _decode_slots:
             if multi_frame_path:
                 # pydicom reads only this frame's bytes from the file.
-                array = pixel_array(os.fspath(source), index=index)
+                assert not isinstance(source, bytes | bytearray)
+                array = _decode_pixels(source, ds, index)
             else:
                 array = _native_gray_pixels(ds)
                 if array is not None:
                     array = array[index]
-                elif frames_count > 1:
-                    array = pixel_array(ds, index=index)  # converts YBR to RGB
                 else:
-                    array = ds.pixel_array  # converts YBR to RGB by default
+                    array = _decode_pixels(ds, ds, index)  # converts YBR to RGB
             if photometric == "PALETTE COLOR":
                 array = _apply_palette(array, ds)
     except InvalidInput:

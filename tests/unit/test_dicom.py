@@ -30,7 +30,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Files pydicom ships broken on purpose (truncated pixels, invalid VR value, missing
 # attributes or transfer syntax, undecodable compressed streams).
 BROKEN_FILES = {
-    "JPEG-lossy.dcm",
     "JPEG2000-embedded-sequence-delimiter.dcm",
     "MR_truncated.dcm",
     "badVR.dcm",
@@ -622,6 +621,20 @@ def test_lossless_compressed_file_decodes_to_the_uncompressed_values(compressed:
         [compressed], lambda _k: Path(get_testdata_file(compressed, download=False))
     )
     assert np.array_equal(volume.frames[0], reference.frames[0])
+
+
+def test_twelve_bit_jpeg_extended_decodes_like_other_viewers() -> None:
+    # pydicom's plugins fail on this JPEG Extended (process 4) 12-bit file.
+    path = Path(get_testdata_file("JPEG-lossy.dcm", download=False))
+    assert dicom.check_dicom(path.read_bytes())["transfer_syntax"] == "1.2.840.10008.1.2.4.51"
+    volume = dicom.load_volume(["lossy"], lambda _k: path)
+    frame = volume.frames[0]
+    # Values pydicom's GDCM tests took from OsiriX for this file.
+    assert (frame[420, 140], frame[230, 120]) == (244, 95)
+    # Close to the lossless encoding of the same image.
+    lossless = dicom.load_volume(["ll"], lambda _k: Path(get_testdata_file("JPEG-LL.dcm")))
+    difference = np.abs(frame.astype(int) - lossless.frames[0].astype(int))
+    assert difference.mean() < 3 and np.percentile(difference, 99) <= 16
 
 
 def test_jpeg2000_ct_renders_with_its_full_size() -> None:
