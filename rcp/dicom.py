@@ -66,6 +66,37 @@ _UNSUPPORTED_SYNTAXES = {
 }
 
 
+# MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 video (1.2.840.10008.1.2.4.100 to .108).
+_VIDEO_SYNTAX_PREFIX = "1.2.840.10008.1.2.4.10"
+
+
+def _syntax_refusal(ds: Dataset) -> str | None:
+    """Why the platform cannot read the pixels of ``ds``'s transfer syntax, or None.
+
+    Private (old GE 1.2.840.113619.5.2), unknown or newer than pydicom (Deflated Image
+    Frame Compression 1.2.840.10008.1.2.8.1) syntaxes, and video, are refused with a
+    sentence naming them; a file without a transfer syntax is left to the decoders.
+    """
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    value = str(meta.get("TransferSyntaxUID", "") or "").strip()
+    if not value:
+        return None
+    syntax = UID(value)
+    if value.startswith(_VIDEO_SYNTAX_PREFIX):
+        return (
+            f"Le fichier DICOM contient une vidéo ({syntax.name}) : la plateforme n'affiche "
+            "que des images. Exportez des images fixes depuis la console ou le PACS."
+        )
+    if not syntax.is_transfer_syntax:
+        known = _UNSUPPORTED_SYNTAXES.get(value, "syntaxe inconnue")
+        return (
+            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
+            f"sait pas lire ({value}, {known}). Exportez les images depuis la console ou le "
+            "PACS en DICOM standard (non compressé ou JPEG)."
+        )
+    return None
+
+
 def dicom_error(problem: str) -> InvalidInput:
     """Build the user error for a DICOM problem, ending with the advice to call the assistant."""
     return InvalidInput(f"{problem} {CONTACT_ASSISTANT}")
@@ -402,15 +433,9 @@ def check_dicom(data: bytes) -> dict[str, Any]:
             "par fichier)."
         )
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
-    if not syntax.is_transfer_syntax:
-        # Private (old GE 1.2.840.113619.5.2) or newer than pydicom (Deflated Image Frame
-        # Compression 1.2.840.10008.1.2.8.1): its pixels cannot be read, so it is refused.
-        known = _UNSUPPORTED_SYNTAXES.get(str(syntax), "syntaxe inconnue")
-        raise dicom_error(
-            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
-            f"sait pas lire ({syntax}, {known}). Exportez les images depuis la console ou le "
-            "PACS en DICOM standard (non compressé ou JPEG)."
-        )
+    refusal = _syntax_refusal(ds)
+    if refusal is not None:
+        raise dicom_error(refusal)
     if not syntax.is_compressed:
         if len(ds[pixel_keyword].value) < _expected_native_bytes(ds, frames):
             raise dicom_error(
@@ -992,12 +1017,17 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             multi_frame_path = has_dicm_magic(handle.read(132))
     if multi_frame_path:
         ds = _read(source, stop_before_pixels=True)
-        multi_frame_path = _frame_count(ds) > 1
+        # A deflated file is one zlib stream: pydicom cannot seek to one frame in it.
+        syntax = (getattr(ds, "file_meta", None) or Dataset()).get("TransferSyntaxUID")
+        multi_frame_path = _frame_count(ds) > 1 and syntax != DeflatedExplicitVRLittleEndian
     if not multi_frame_path:
         ds = _read(source, stop_before_pixels=False)
         if _pixel_keyword(ds) is None:
             raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
     frames_count, is_color, monochrome1, _size = _check_header_for_display(ds)
+    refusal = _syntax_refusal(ds)
+    if refusal is not None:
+        raise dicom_error(refusal)
     if not 0 <= index < frames_count:
         raise IndexError(f"frame {index} outside 0..{frames_count - 1}")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
