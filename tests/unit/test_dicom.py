@@ -322,6 +322,23 @@ def test_unreadable_transfer_syntax_is_refused_in_french(uid: str, reason: str) 
         assert str(caught.value).endswith(dicom.CONTACT_ASSISTANT)
 
 
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_no_bundled_file_makes_the_platform_fail_otherwise_than_in_french(path: Path) -> None:
+    """Images, reports, directories, broken files: each one is read, or refused with a
+    French sentence (InvalidInput), never another exception."""
+    data = path.read_bytes()
+    steps = {
+        "summarize": lambda: dicom.summarize(data),
+        "check": lambda: dicom.check_dicom(data),
+        "view": lambda: dicom.render_slice(dicom.load_volume([path.name], lambda _k: path), 0),
+    }
+    for step, run in steps.items():
+        try:
+            run()
+        except InvalidInput as refused:
+            assert str(refused).endswith(dicom.CONTACT_ASSISTANT), step
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN_FILES))
 def test_broken_bundled_file_is_refused_at_upload_with_assistant_advice(name: str) -> None:
     data = Path(get_testdata_file(name, download=False)).read_bytes()
