@@ -254,13 +254,13 @@ def _pixel_keyword(ds: Dataset) -> str | None:
 
 def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
     meta = getattr(ds, "file_meta", None) or Dataset()
-    frames_count = _number(ds, "NumberOfFrames", int)
-    first = _frame_order(ds, frames_count)[0] if frames_count and frames_count > 1 else 0
-    measures = _frame_header(ds, "PixelMeasuresSequence", first)
-    window = _frame_header(ds, "FrameVOILUTSequence", first)
     syntax = meta.get("TransferSyntaxUID")
     sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
     frames = _number(ds, "NumberOfFrames", int)
+    # Geometry and window of an enhanced multi-frame file: those of its first frame shown.
+    first = _frame_order(ds, int(frames))[0] if frames and frames > 1 else 0
+    measures = _frame_header(ds, "PixelMeasuresSequence", first)
+    window = _frame_header(ds, "FrameVOILUTSequence", first)
     rows = _number(ds, "Rows", int)
     if pixels_read:
         has_pixels = _pixel_keyword(ds) is not None
@@ -863,15 +863,13 @@ def _apply_palette(indices: np.ndarray, ds: Dataset) -> np.ndarray:
     if _is_big_endian(ds) and any(
         keyword in ds and ds[keyword].VR == "OW" for keyword in _PALETTE_DATA
     ):
-        swapped = Dataset()
+        swapped = Dataset()  # the file's elements, except the tables replaced below
         swapped.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
         for keyword in _PALETTE_DATA:
             if keyword in ds and isinstance(ds[keyword].value, bytes):
                 data = ds[keyword].value
-                setattr(swapped, keyword, data[: len(data) // 2 * 2])
-                swapped[keyword].value = (
-                    np.frombuffer(swapped[keyword].value, dtype=">u2").astype("<u2").tobytes()
-                )
+                words = np.frombuffer(data[: len(data) // 2 * 2], dtype=">u2")
+                setattr(swapped, keyword, words.astype("<u2").tobytes())  # a new element
         ds = swapped
     return apply_color_lut(indices, ds)
 
@@ -1104,11 +1102,7 @@ def _voi_lut(item: Dataset, ds: Dataset) -> Voi | None:
             first -= 65536  # the first value mapped is signed for signed pixels
         element = item["LUTData"]
         if element.VR == "OW" or isinstance(element.value, bytes):
-            meta = getattr(ds, "file_meta", None) or Dataset()
-            little = meta.get("TransferSyntaxUID") != ExplicitVRBigEndian
-            if meta.get("TransferSyntaxUID") is None:
-                little = ds.original_encoding[1] is not False
-            data = np.frombuffer(element.value, dtype="<u2" if little else ">u2")
+            data = np.frombuffer(element.value, dtype=">u2" if _is_big_endian(ds) else "<u2")
         else:
             data = np.asarray(element.value, dtype=np.int64).ravel()
         data = data[:entries].astype(np.float64)
