@@ -48,6 +48,10 @@ MAX_DECODED_BYTES = 1024**3
 """Largest decoded pixel data of one file (all its frames), announced by its header: a file
 announcing more is refused at upload. 2048 CT slices of 512 × 512 fit."""
 
+MAX_DEFLATED_BYTES = 64 * 1024**2
+"""Largest multi-frame deflated file (pixels of all its frames) the viewer shows: such a
+file is inflated whole to show one frame, at most one largest frame's worth of memory."""
+
 # Anonymisation placeholders seen in headers: they say nothing about the patient, so they
 # neither match nor contradict the case.
 _ANONYMOUS_NAMES = frozenset(
@@ -1015,9 +1019,18 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             multi_frame_path = has_dicm_magic(handle.read(132))
     if multi_frame_path:
         ds = _read(source, stop_before_pixels=True)
-        # A deflated file is one zlib stream: pydicom cannot seek to one frame in it.
         syntax = (getattr(ds, "file_meta", None) or Dataset()).get("TransferSyntaxUID")
         multi_frame_path = _frame_count(ds) > 1 and syntax != DeflatedExplicitVRLittleEndian
+        if _frame_count(ds) > 1 and not multi_frame_path:
+            # A deflated file is one zlib stream: pydicom cannot seek to one frame in it, so
+            # the whole file is inflated for each frame, which only a small one may cost.
+            _check_header_for_display(ds)
+            if _expected_native_bytes(ds, _frame_count(ds)) > MAX_DEFLATED_BYTES:
+                raise dicom_error(
+                    "Ce fichier DICOM compressé en « Deflate » est trop volumineux pour la "
+                    "visionneuse. Exportez les images depuis la console ou le PACS en DICOM "
+                    "standard (non compressé ou JPEG)."
+                )
     if not multi_frame_path:
         ds = _read(source, stop_before_pixels=False)
         if _pixel_keyword(ds) is None:

@@ -287,6 +287,19 @@ def test_deflated_file_is_shown_like_its_plain_twin(tmp_path: Path, name: str) -
             assert np.array_equal(volume.frames[index], twin.frames[index])
 
 
+def test_large_deflated_multiframe_file_is_refused_by_the_viewer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inflated whole for each frame shown: only small ones are, to keep memory bounded.
+    ds = pydicom.dcmread(data_file("emri_small.dcm"))  # 10 frames of 64 × 64 × 16 bits
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    deflated = tmp_path / "emri_deflate.dcm"
+    deflated.write_bytes(saved(ds))
+    monkeypatch.setattr(dicom, "MAX_DEFLATED_BYTES", 10 * 64 * 64 * 2 - 1)
+    with pytest.raises(InvalidInput, match="Deflate.*trop volumineux"):
+        dicom.load_volume(["dfl"], lambda _k: deflated)
+
+
 def with_transfer_syntax(name: str, uid: str) -> bytes:
     """A bundled file whose meta information announces ``uid``, which pydicom's writer
     refuses when it knows no such syntax: the body stays explicit VR little endian."""
