@@ -679,7 +679,8 @@ _CACHE_MAX_VOLUMES = 4
 _cache: OrderedDict[tuple[str, ...], Volume] = OrderedDict()  # metadata only: small
 _cache_lock = threading.Lock()
 _frame_budget = FRAME_CACHE_BYTES
-_frames: OrderedDict[tuple[str, int], tuple[np.ndarray, bool]] = OrderedDict()
+# (file key, frame index) -> (frame, MONOCHROME1, the frame's header VOI)
+_frames: OrderedDict[tuple[str, int], tuple[np.ndarray, bool, Voi | None]] = OrderedDict()
 _frame_bytes = 0
 _holders: dict[str, frozenset[str]] = {}
 _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
@@ -749,20 +750,27 @@ def _drop_unheld_locked() -> None:
     global _frame_bytes
     held = _held_keys_locked()
     for cache_key in [k for k in _frames if k[0] not in held]:
-        _frame_bytes -= _frames.pop(cache_key)[0].nbytes
+        _frame_bytes -= _entry_bytes(_frames.pop(cache_key))
 
 
 def _evict_locked() -> None:
     global _frame_bytes
     while _frames and _frame_bytes > _frame_budget:
-        _, (dropped, _inverted) = _frames.popitem(last=False)
-        _frame_bytes -= dropped.nbytes
+        _, dropped = _frames.popitem(last=False)
+        _frame_bytes -= _entry_bytes(dropped)
+
+
+def _entry_bytes(entry: tuple[np.ndarray, bool, Voi | None]) -> int:
+    """Bytes a frame cache entry holds: the frame, and its VOI LUT (at most 64 KiB)."""
+    frame, _inverted, voi = entry
+    return frame.nbytes + (voi.lut.nbytes if voi is not None and voi.lut is not None else 0)
 
 
 def _cached_frame(
     key: str, index: int, load: Callable[[str], DicomSource]
-) -> tuple[np.ndarray, bool]:
-    """(frame, MONOCHROME1) from the cache, or decoded now and kept if a page holds ``key``."""
+) -> tuple[np.ndarray, bool, Voi | None]:
+    """(frame, MONOCHROME1, header VOI) from the cache, or decoded now and kept if a page
+    holds ``key``."""
     global _frame_bytes
     cache_key = (key, index)
     with _cache_lock:
@@ -770,15 +778,21 @@ def _cached_frame(
         if found is not None:
             _frames.move_to_end(cache_key)
             return found
-    frame, inverted, _ds = decode_frame(load(key), index)
+    frame, inverted, ds = decode_frame(load(key), index)
+    try:
+        voi = None if frame.ndim == 3 else _file_voi(ds, index)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        voi = None  # a malformed VOI: the frame is shown with the automatic window
+    entry = (frame, inverted, voi)
+    size = _entry_bytes(entry)
     with _cache_lock:
-        if key in _held_keys_locked() and frame.nbytes <= _frame_budget:
+        if key in _held_keys_locked() and size <= _frame_budget:
             if cache_key not in _frames:
-                _frames[cache_key] = (frame, inverted)
-                _frame_bytes += frame.nbytes
+                _frames[cache_key] = entry
+                _frame_bytes += size
             _frames.move_to_end(cache_key)
             _evict_locked()
-    return frame, inverted
+    return entry
 
 
 def _frame_group_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
@@ -1587,16 +1601,20 @@ def render_frame(
 ) -> bytes:
     """PNG of frame ``index`` of one file, windowed with ``center``/``width``.
 
-    Without a window, the frame's own automatic window is used. Frames go through the frame
-    cache (kept while a page holds ``key``, see ``hold``). Raises IndexError for a frame the
-    file does not have, InvalidInput when it cannot be decoded.
+    Without a window, the frame's header VOI (window or VOI LUT, see ``Voi``) is used, else
+    the frame's own automatic window. Frames go through the frame cache (kept while a page
+    holds ``key``, see ``hold``). Raises IndexError for a frame the file does not have,
+    InvalidInput when it cannot be decoded.
     """
-    frame, inverted = _cached_frame(key, index, load)
+    frame, inverted, voi = _cached_frame(key, index, load)
     if frame.ndim == 3:
         return encode_png(frame, compress_level=compress_level)
-    if center is None or width is None:
-        center, width = auto_window([frame])
-    pixels = window_any(frame, center, float(width))
+    if center is None and width is None and voi is not None:
+        pixels = voi_to_uint8(frame, voi)
+    else:
+        if center is None or width is None:
+            center, width = auto_window([frame])
+        pixels = window_any(frame, center, float(width))
     if inverted:
         pixels = 255 - pixels
     return encode_png(pixels, compress_level=compress_level)

@@ -946,6 +946,19 @@ def test_voi_lut_sequence_is_applied_when_no_window_is_asked(
     assert np.array_equal(windowed, dicom.window_frame(volume.frames[0], 600, 1600))
 
 
+def test_one_frame_rendered_alone_uses_its_header_voi(tmp_path: Path) -> None:
+    lut = tmp_path / "lut.dcm"
+    lut.write_bytes(_with_voi_lut("MR_small.dcm", 100, _gamma_lut(1500, 16), 16))
+    enhanced = data_file("eCT_Supplemental.dcm")
+    for path in (lut, enhanced):
+        volume = dicom.load_volume([path.name], lambda _k, path=path: path)
+        for position, (_key, in_file) in enumerate(volume.frame_refs):
+            png = dicom.render_frame(path.name, in_file, lambda _k, path=path: path)
+            shown = np.asarray(Image.open(io.BytesIO(png))).astype(float)
+            assert np.array_equal(shown, np.asarray(dicom.slice_image(volume, position)))
+            assert max_grey_difference(volume, position, path, in_file) <= 1
+
+
 def test_bundled_voi_lut_file_is_shown_through_its_lut() -> None:
     path = Path(get_testdata_file("vlut_04.dcm", download=False))
     volume = dicom.load_volume(["vlut"], lambda _k: path)
