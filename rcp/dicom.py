@@ -1614,7 +1614,8 @@ def render_frame(
     else:
         if center is None or width is None:
             center, width = auto_window([frame])
-        pixels = window_any(frame, center, float(width))
+        width = float(width) if float(width) > 0 else 1.0  # a zero width is a threshold
+        pixels = window_any(frame, center, width)
     if inverted:
         pixels = 255 - pixels
     return encode_png(pixels, compress_level=compress_level)
