@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from pydicom import dcmread
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
 from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
 from pydicom.uid import (
@@ -66,8 +66,11 @@ _RAW_DICOM_FIRST_GROUPS = frozenset({0x0002, 0x0008})
 # Transfer syntaxes met in real files that pydicom 3.0 cannot decode, named for the message.
 _UNSUPPORTED_SYNTAXES = {
     "1.2.840.113619.5.2": "syntaxe privée GE « Implicit VR Big Endian »",
-    "1.2.840.10008.1.2.8.1": "« Deflated Image Frame Compression »",
 }
+
+DEFLATED_IMAGE_FRAME_COMPRESSION = "1.2.840.10008.1.2.8.1"
+"""Deflated Image Frame Compression (DICOM 2023, segmentations): each frame is a raw
+deflate stream of its native pixels. Newer than pydicom 3.0, decoded here."""
 
 
 # MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 video (1.2.840.10008.1.2.4.100 to .108).
@@ -77,8 +80,7 @@ _VIDEO_SYNTAX_PREFIX = "1.2.840.10008.1.2.4.10"
 def _syntax_refusal(ds: Dataset) -> str | None:
     """Why the platform cannot read the pixels of ``ds``'s transfer syntax, or None.
 
-    Private (old GE 1.2.840.113619.5.2), unknown or newer than pydicom (Deflated Image
-    Frame Compression 1.2.840.10008.1.2.8.1) syntaxes, and video, are refused with a
+    Private (old GE 1.2.840.113619.5.2) or unknown syntaxes, and video, are refused with a
     sentence naming them; a file without a transfer syntax is left to the decoders.
     """
     meta = getattr(ds, "file_meta", None) or Dataset()
@@ -91,7 +93,7 @@ def _syntax_refusal(ds: Dataset) -> str | None:
             f"Le fichier DICOM contient une vidéo ({syntax.name}) : la plateforme n'affiche "
             "que des images. Exportez des images fixes depuis la console ou le PACS."
         )
-    if not syntax.is_transfer_syntax:
+    if not syntax.is_transfer_syntax and value != DEFLATED_IMAGE_FRAME_COMPRESSION:
         known = _UNSUPPORTED_SYNTAXES.get(value, "syntaxe inconnue")
         return (
             f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
@@ -440,7 +442,7 @@ def check_dicom(data: bytes) -> dict[str, Any]:
     refusal = _syntax_refusal(ds)
     if refusal is not None:
         raise dicom_error(refusal)
-    if not syntax.is_compressed:
+    if str(syntax) != DEFLATED_IMAGE_FRAME_COMPRESSION and not syntax.is_compressed:
         if len(ds[pixel_keyword].value) < _expected_native_bytes(ds, frames):
             raise dicom_error(
                 "Le fichier DICOM est tronqué : les données d'image sont incomplètes."
@@ -967,18 +969,45 @@ def _jpeg_extended_frame(ds: Dataset, index: int) -> np.ndarray:
     return values
 
 
+def _inflated_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of a Deflated Image Frame Compression file (``ds`` holds the pixels).
+
+    The frame is inflated (RFC 1951, at most its announced size: a deflate bomb stops
+    there), then decoded by pydicom as the native pixels of a one-frame dataset.
+    """
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    size = _expected_native_bytes(ds, 1)
+    native = zlib.decompressobj(-15).decompress(fragment, size)
+    if len(native) < size:
+        raise ValueError("inflated frame shorter than announced")
+    one = Dataset()
+    one.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
+    if "NumberOfFrames" in one:
+        one.NumberOfFrames = 1
+    one.file_meta = FileMetaDataset()
+    one.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    one.PixelData = native + b"\0" * (len(native) % 2)
+    one["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
+    return pixel_array(one, index=0)
+
+
 def _decode_pixels(source: Dataset | str | os.PathLike[str], ds: Dataset, index: int) -> np.ndarray:
-    """Frame ``index`` by pydicom's decoders, else (JPEG Extended) by libjpeg-turbo.
+    """Frame ``index`` by pydicom's decoders, else (JPEG Extended) by libjpeg-turbo; Deflated
+    Image Frame Compression, which pydicom does not know, by ``_inflated_frame``.
 
     ``source`` is the whole dataset, or the path of a file whose header ``ds`` is.
     """
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    syntax = meta.get("TransferSyntaxUID")
+    if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION:
+        whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
+        return _inflated_frame(whole, index)
     try:
         return pixel_array(
             source if isinstance(source, Dataset) else os.fspath(source), index=index
         )
     except Exception:
-        meta = getattr(ds, "file_meta", None) or Dataset()
-        if meta.get("TransferSyntaxUID") != JPEGExtended12Bit:
+        if syntax != JPEGExtended12Bit:
             raise
         whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
         return _jpeg_extended_frame(whole, index)

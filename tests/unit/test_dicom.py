@@ -7,11 +7,13 @@ import json
 import random
 import re
 import warnings
+import zlib
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pydicom
+import pydicom.encaps
 import pydicom.examples
 import pydicom.filebase
 import pydicom.filewriter
@@ -300,10 +302,10 @@ def test_large_deflated_multiframe_file_is_refused_by_the_viewer(
         dicom.load_volume(["dfl"], lambda _k: deflated)
 
 
-def with_transfer_syntax(name: str, uid: str) -> bytes:
-    """A bundled file whose meta information announces ``uid``, which pydicom's writer
-    refuses when it knows no such syntax: the body stays explicit VR little endian."""
-    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+def with_transfer_syntax(name: str, uid: str, ds: Dataset | None = None) -> bytes:
+    """A bundled file (or ``ds``) whose meta information announces ``uid``, which pydicom's
+    writer refuses when it knows no such syntax: the body stays explicit VR little endian."""
+    ds = pydicom.dcmread(get_testdata_file(name, download=False)) if ds is None else ds
     ds.file_meta.TransferSyntaxUID = uid
     out = pydicom.filebase.DicomBytesIO()
     out.write(b"\0" * 128 + b"DICM")
@@ -313,12 +315,61 @@ def with_transfer_syntax(name: str, uid: str) -> bytes:
     return out.getvalue()
 
 
+def deflated_image_frames(name: str, *, cut: int = 0) -> bytes:
+    """``name`` in Deflated Image Frame Compression (1.2.840.10008.1.2.8.1, newer than
+    pydicom 3.0): each frame's native bytes a raw deflate stream (RFC 1951), encapsulated;
+    ``cut`` bytes are left out of the end of each inflated frame."""
+    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if ds.BitsAllocated == 1:  # each frame starts on a byte boundary
+        bits = np.unpackbits(np.frombuffer(ds.PixelData, np.uint8), bitorder="little")
+        size = ds.Rows * ds.Columns
+        raw = [
+            np.packbits(bits[i * size : (i + 1) * size], bitorder="little").tobytes()
+            for i in range(frames)
+        ]
+    else:
+        size = len(ds.PixelData) // frames
+        raw = [ds.PixelData[i * size : (i + 1) * size] for i in range(frames)]
+    streams = []
+    for frame in raw:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        streams.append(packer.compress(frame[: len(frame) - cut]) + packer.flush())
+    ds.PixelData = pydicom.encaps.encapsulate(streams)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    return with_transfer_syntax(name, "1.2.840.10008.1.2.8.1", ds)
+
+
+@pytest.mark.parametrize("name", ["liver.dcm", "emri_small.dcm", "CT_small.dcm"])
+def test_deflated_image_frame_compression_is_shown_like_its_native_twin(
+    tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(deflated_image_frames(name))
+    assert dicom.check_dicom(path.read_bytes())["transfer_syntax"] == "1.2.840.10008.1.2.8.1"
+    twin = dicom.load_volume(["twin"], lambda _k: data_file(name))
+    for source in (path, path.read_bytes()):
+        dicom.clear_volume_cache()
+        volume = dicom.load_volume(["difc"], lambda _k, source=source: source)
+        assert len(volume) == len(twin)
+        for index in range(len(volume)):
+            assert np.array_equal(volume.frames[index], twin.frames[index])
+
+
+def test_deflated_image_frame_shorter_than_announced_is_refused() -> None:
+    data = deflated_image_frames("CT_small.dcm", cut=2)
+    with pytest.raises(InvalidInput, match="ne peut pas être décodée"):
+        dicom.check_dicom(data)
+    with pytest.raises(InvalidInput, match="ne peuvent pas être décodées"):
+        dicom.load_volume(["short"], lambda _k: data)
+
+
 @pytest.mark.parametrize(
     ("uid", "reason"),
     [
         ("1.2.3.4.99", "syntaxe inconnue"),
         ("1.2.840.113619.5.2", "syntaxe privée GE"),
-        ("1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression"),
         ("1.2.840.10008.1.2.4.100", "vidéo (MPEG2"),
         ("1.2.840.10008.1.2.4.107", "vidéo (HEVC"),
     ],
