@@ -29,6 +29,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEGExtended12Bit,
     MediaStorageDirectoryStorage,
+    RLELossless,
 )
 
 from rcp.errors import InvalidInput
@@ -969,17 +970,8 @@ def _jpeg_extended_frame(ds: Dataset, index: int) -> np.ndarray:
     return values
 
 
-def _inflated_frame(ds: Dataset, index: int) -> np.ndarray:
-    """Frame ``index`` of a Deflated Image Frame Compression file (``ds`` holds the pixels).
-
-    The frame is inflated (RFC 1951, at most its announced size: a deflate bomb stops
-    there), then decoded by pydicom as the native pixels of a one-frame dataset.
-    """
-    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
-    size = _expected_native_bytes(ds, 1)
-    native = zlib.decompressobj(-15).decompress(fragment, size)
-    if len(native) < size:
-        raise ValueError("inflated frame shorter than announced")
+def _one_native_frame(ds: Dataset, native: bytes) -> np.ndarray:
+    """Decode ``native``, the uncompressed bytes of one frame of ``ds``, with pydicom."""
     one = Dataset()
     one.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
     if "NumberOfFrames" in one:
@@ -991,16 +983,51 @@ def _inflated_frame(ds: Dataset, index: int) -> np.ndarray:
     return pixel_array(one, index=0)
 
 
+def _inflated_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of a Deflated Image Frame Compression file (``ds`` holds the pixels).
+
+    The frame is inflated (RFC 1951, at most its announced size: a deflate bomb stops
+    there), then decoded by pydicom as the native pixels of a one-frame dataset.
+    """
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    size = _expected_native_bytes(ds, 1)
+    native = zlib.decompressobj(-15).decompress(fragment, size)
+    if len(native) < size:
+        raise ValueError("inflated frame shorter than announced")
+    return _one_native_frame(ds, native)
+
+
+def _rle_one_bit_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of an RLE Lossless file of 1-bit pixels (segmentations), which
+    pydicom 3.0 refuses: one RLE segment holding the frame's packed bits (PS3.5 G.2)."""
+    from pydicom.pixels.decoders.rle import _rle_decode_segment  # noqa: PLC0415
+
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    header = struct.unpack("<16I", fragment[:64])
+    if header[0] != 1 or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise ValueError("1-bit RLE frame with other than one segment")
+    size = _expected_native_bytes(ds, 1)
+    native = bytes(_rle_decode_segment(fragment[header[1] :]))
+    if len(native) < size:
+        raise ValueError("RLE frame shorter than announced")
+    return _one_native_frame(ds, native[:size])
+
+
 def _decode_pixels(source: Dataset | str | os.PathLike[str], ds: Dataset, index: int) -> np.ndarray:
     """Frame ``index`` by pydicom's decoders, else (JPEG Extended) by libjpeg-turbo; Deflated
-    Image Frame Compression, which pydicom does not know, by ``_inflated_frame``.
+    Image Frame Compression, which pydicom does not know, and 1-bit RLE, which it refuses,
+    here.
 
     ``source`` is the whole dataset, or the path of a file whose header ``ds`` is.
     """
     meta = getattr(ds, "file_meta", None) or Dataset()
     syntax = meta.get("TransferSyntaxUID")
-    if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION:
+    if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION or (
+        syntax == RLELossless and int(ds.get("BitsAllocated", 0) or 0) == 1
+    ):
         whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
+        if syntax == RLELossless:
+            return _rle_one_bit_frame(whole, index)
         return _inflated_frame(whole, index)
     try:
         return pixel_array(

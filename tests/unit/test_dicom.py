@@ -6,6 +6,7 @@ import io
 import json
 import random
 import re
+import struct
 import warnings
 import zlib
 from datetime import date
@@ -313,6 +314,45 @@ def with_transfer_syntax(name: str, uid: str, ds: Dataset | None = None) -> byte
     out.is_little_endian, out.is_implicit_VR = True, False
     pydicom.filewriter.write_dataset(out, ds)
     return out.getvalue()
+
+
+def _packbits(data: bytes) -> bytes:
+    """RLE (PackBits, PS3.5 G.3.1) of ``data``: runs of one byte replicated, else literals."""
+    out, i = bytearray(), 0
+    while i < len(data):
+        run = 1
+        while i + run < len(data) and run < 128 and data[i + run] == data[i]:
+            run += 1
+        if run >= 3:
+            out += bytes([257 - run, data[i]])
+            i += run
+            continue
+        literal = data[i : i + 128]
+        out += bytes([len(literal) - 1]) + literal
+        i += len(literal)
+    return bytes(out + b"\0" * (len(out) % 2))
+
+
+def test_one_bit_rle_segmentation_is_shown_like_its_native_twin(tmp_path: Path) -> None:
+    # pydicom 3.0 refuses RLE Lossless of 1-bit pixels (pydicom-data's liver_rle.dcm).
+    ds = pydicom.dcmread(data_file("liver.dcm"))  # 3 frames of 512 × 512 bits
+    size = ds.Rows * ds.Columns // 8
+    frames = [
+        struct.pack("<16I", 1, 64, *([0] * 14)) + _packbits(ds.PixelData[i * size : (i + 1) * size])
+        for i in range(3)
+    ]
+    ds.PixelData = pydicom.encaps.encapsulate(frames)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.RLELossless
+    path = tmp_path / "liver_rle.dcm"
+    path.write_bytes(saved(ds))
+    assert dicom.check_dicom(path.read_bytes())["frames"] == 3
+    twin = dicom.load_volume(["twin"], lambda _k: data_file("liver.dcm"))
+    volume = dicom.load_volume(["rle"], lambda _k: path)
+    for index in range(3):
+        assert np.array_equal(volume.frames[index], twin.frames[index])
+        assert volume.frames[index].any()
 
 
 def deflated_image_frames(name: str, *, cut: int = 0) -> bytes:
