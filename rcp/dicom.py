@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from pydicom import dcmread
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import get_frame
 from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
 from pydicom.uid import (
     UID,
@@ -26,7 +27,9 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEGExtended12Bit,
     MediaStorageDirectoryStorage,
+    RLELossless,
 )
 
 from rcp.errors import InvalidInput
@@ -46,6 +49,10 @@ MAX_DECODED_BYTES = 1024**3
 """Largest decoded pixel data of one file (all its frames), announced by its header: a file
 announcing more is refused at upload. 2048 CT slices of 512 × 512 fit."""
 
+MAX_DEFLATED_BYTES = 64 * 1024**2
+"""Largest multi-frame deflated file (pixels of all its frames) the viewer shows: such a
+file is inflated whole to show one frame, at most one largest frame's worth of memory."""
+
 # Anonymisation placeholders seen in headers: they say nothing about the patient, so they
 # neither match nor contradict the case.
 _ANONYMOUS_NAMES = frozenset(
@@ -60,8 +67,41 @@ _RAW_DICOM_FIRST_GROUPS = frozenset({0x0002, 0x0008})
 # Transfer syntaxes met in real files that pydicom 3.0 cannot decode, named for the message.
 _UNSUPPORTED_SYNTAXES = {
     "1.2.840.113619.5.2": "syntaxe privée GE « Implicit VR Big Endian »",
-    "1.2.840.10008.1.2.8.1": "« Deflated Image Frame Compression »",
 }
+
+DEFLATED_IMAGE_FRAME_COMPRESSION = "1.2.840.10008.1.2.8.1"
+"""Deflated Image Frame Compression (DICOM 2023, segmentations): each frame is a raw
+deflate stream of its native pixels. Newer than pydicom 3.0, decoded here."""
+
+
+# MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 video (1.2.840.10008.1.2.4.100 to .108).
+_VIDEO_SYNTAX_PREFIX = "1.2.840.10008.1.2.4.10"
+
+
+def _syntax_refusal(ds: Dataset) -> str | None:
+    """Why the platform cannot read the pixels of ``ds``'s transfer syntax, or None.
+
+    Private (old GE 1.2.840.113619.5.2) or unknown syntaxes, and video, are refused with a
+    sentence naming them; a file without a transfer syntax is left to the decoders.
+    """
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    value = str(meta.get("TransferSyntaxUID", "") or "").strip()
+    if not value:
+        return None
+    syntax = UID(value)
+    if value.startswith(_VIDEO_SYNTAX_PREFIX):
+        return (
+            f"Le fichier DICOM contient une vidéo ({syntax.name}) : la plateforme n'affiche "
+            "que des images. Exportez des images fixes depuis la console ou le PACS."
+        )
+    if not syntax.is_transfer_syntax and value != DEFLATED_IMAGE_FRAME_COMPRESSION:
+        known = _UNSUPPORTED_SYNTAXES.get(value, "syntaxe inconnue")
+        return (
+            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
+            f"sait pas lire ({value}, {known}). Exportez les images depuis la console ou le "
+            "PACS en DICOM standard (non compressé ou JPEG)."
+        )
+    return None
 
 
 def dicom_error(problem: str) -> InvalidInput:
@@ -204,16 +244,33 @@ def _iso_date(value: str | None) -> str | None:
     return value
 
 
+def _frame_header(ds: Dataset, macro: str, index: int = 0) -> Dataset:
+    """Where frame ``index``'s attributes of a functional group macro are: the macro's item
+    in an enhanced multi-frame file, else the top level."""
+    return _frame_group_item(ds, index, macro) or ds
+
+
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+"""Where an image's pixels are: integers, or 32/64-bit floats (parametric maps)."""
+
+
+def _pixel_keyword(ds: Dataset) -> str | None:
+    """The keyword of the pixel data element ``ds`` holds, or None."""
+    return next((keyword for keyword in _PIXEL_KEYWORDS if keyword in ds), None)
+
+
 def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
     meta = getattr(ds, "file_meta", None) or Dataset()
     syntax = meta.get("TransferSyntaxUID")
     sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
     frames = _number(ds, "NumberOfFrames", int)
+    # Geometry and window of an enhanced multi-frame file: those of its first frame shown.
+    first = _frame_order(ds, int(frames))[0] if frames and frames > 1 else 0
+    measures = _frame_header(ds, "PixelMeasuresSequence", first)
+    window = _frame_header(ds, "FrameVOILUTSequence", first)
     rows = _number(ds, "Rows", int)
     if pixels_read:
-        has_pixels = any(
-            keyword in ds for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-        )
+        has_pixels = _pixel_keyword(ds) is not None
     else:  # the pixel data was not read: trust the Image Pixel module
         has_pixels = bool(rows) and "Columns" in ds and "BitsAllocated" in ds
     return {
@@ -232,8 +289,12 @@ def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
         "series_description": _text(ds, "SeriesDescription"),
         "series_number": _number(ds, "SeriesNumber", int),
         "instance_number": _number(ds, "InstanceNumber", int),
-        "image_position": _floats(ds, "ImagePositionPatient", 3),
-        "image_orientation": _floats(ds, "ImageOrientationPatient", 6),
+        "image_position": _floats(
+            _frame_header(ds, "PlanePositionSequence", first), "ImagePositionPatient", 3
+        ),
+        "image_orientation": _floats(
+            _frame_header(ds, "PlaneOrientationSequence", first), "ImageOrientationPatient", 6
+        ),
         "rows": rows,
         "columns": _number(ds, "Columns", int),
         "frames": frames if frames and frames > 0 else (1 if rows else 0),
@@ -241,10 +302,10 @@ def _summary_from_dataset(ds: Dataset, *, pixels_read: bool) -> dict[str, Any]:
         "bits_allocated": _number(ds, "BitsAllocated", int),
         "transfer_syntax": str(syntax) if syntax else None,
         "transfer_syntax_name": UID(str(syntax)).name if syntax else None,
-        "pixel_spacing": _floats(ds, "PixelSpacing", 2),
-        "slice_thickness": _number(ds, "SliceThickness", float),
-        "window_center": _number(ds, "WindowCenter", float),
-        "window_width": _number(ds, "WindowWidth", float),
+        "pixel_spacing": _floats(measures, "PixelSpacing", 2),
+        "slice_thickness": _number(measures, "SliceThickness", float),
+        "window_center": _number(window, "WindowCenter", float),
+        "window_width": _number(window, "WindowWidth", float),
         "has_pixels": has_pixels,
     }
 
@@ -340,7 +401,8 @@ def check_dicom(data: bytes) -> dict[str, Any]:
         ) from exc
     if not summary["sop_class_uid"] and not summary["rows"]:
         raise dicom_error("Le fichier DICOM est vide ou tronqué (aucun objet DICOM lisible).")
-    if "PixelData" not in ds:
+    pixel_keyword = _pixel_keyword(ds)
+    if pixel_keyword is None:
         is_image_class = "Image Storage" in str(summary["sop_class_name"] or "")
         if is_image_class or (summary["rows"] and summary["columns"] and "BitsAllocated" in ds):
             raise dicom_error(
@@ -378,23 +440,17 @@ def check_dicom(data: bytes) -> dict[str, Any]:
             "par fichier)."
         )
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
-    if not syntax.is_transfer_syntax:
-        # Private (old GE 1.2.840.113619.5.2) or newer than pydicom (Deflated Image Frame
-        # Compression 1.2.840.10008.1.2.8.1): its pixels cannot be read, so it is refused.
-        known = _UNSUPPORTED_SYNTAXES.get(str(syntax), "syntaxe inconnue")
-        raise dicom_error(
-            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
-            f"sait pas lire ({syntax}, {known}). Exportez les images depuis la console ou le "
-            "PACS en DICOM standard (non compressé ou JPEG)."
-        )
-    if not syntax.is_compressed:
-        if len(ds.PixelData) < _expected_native_bytes(ds, frames):
+    refusal = _syntax_refusal(ds)
+    if refusal is not None:
+        raise dicom_error(refusal)
+    if str(syntax) != DEFLATED_IMAGE_FRAME_COMPRESSION and not syntax.is_compressed:
+        if len(ds[pixel_keyword].value) < _expected_native_bytes(ds, frames):
             raise dicom_error(
                 "Le fichier DICOM est tronqué : les données d'image sont incomplètes."
             )
         return summary
     try:
-        pixel_array(ds, index=0)
+        _decode_pixels(ds, ds, 0)
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
         raise dicom_error(
             "L'image DICOM compressée ne peut pas être décodée (fichier corrompu "
@@ -567,9 +623,14 @@ class Volume:
     Grayscale frames hold modality values (rescale slope/intercept applied: Hounsfield
     units for CT) as int16 or uint16 when they fit, else int32/float32; colour frames are
     uint8 RGB. Frames may differ in size. ``default_center``/``default_width`` come from the
-    files' window when they have one (``window_source == "fichier"``), else from the data
-    (``"auto"``, sampled over at most ``AUTO_WINDOW_FRAMES`` frames); both are None when
-    every frame is in colour. ``nbytes`` is what the whole series would take decoded.
+    files' window when they have one (``window_source == "fichier"``; for a VOI LUT, the
+    values it spreads over the grey levels), else from the data (``"auto"``, sampled over at
+    most ``AUTO_WINDOW_FRAMES`` frames); both are None when every frame is in colour.
+    ``vois`` holds each frame's own VOI from its header (window or VOI LUT, per frame for
+    enhanced multi-frame files), or None: shown without an explicit window, a frame uses
+    it, else the default window. The frames of an enhanced multi-frame file are in order
+    along the slice normal when their positions say so. ``nbytes`` is what the whole series
+    would take decoded.
     """
 
     keys: tuple[str, ...]
@@ -583,6 +644,7 @@ class Volume:
     auto_width: float | None
     nbytes: int
     load: Callable[[str], DicomSource] = field(repr=False)
+    vois: tuple[Voi | None, ...] = field(default=(), repr=False)
 
     def __len__(self) -> int:
         return len(self.frame_refs)
@@ -620,7 +682,8 @@ _CACHE_MAX_VOLUMES = 4
 _cache: OrderedDict[tuple[str, ...], Volume] = OrderedDict()  # metadata only: small
 _cache_lock = threading.Lock()
 _frame_budget = FRAME_CACHE_BYTES
-_frames: OrderedDict[tuple[str, int], tuple[np.ndarray, bool]] = OrderedDict()
+# (file key, frame index) -> (frame, MONOCHROME1, the frame's header VOI)
+_frames: OrderedDict[tuple[str, int], tuple[np.ndarray, bool, Voi | None]] = OrderedDict()
 _frame_bytes = 0
 _holders: dict[str, frozenset[str]] = {}
 _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
@@ -690,20 +753,27 @@ def _drop_unheld_locked() -> None:
     global _frame_bytes
     held = _held_keys_locked()
     for cache_key in [k for k in _frames if k[0] not in held]:
-        _frame_bytes -= _frames.pop(cache_key)[0].nbytes
+        _frame_bytes -= _entry_bytes(_frames.pop(cache_key))
 
 
 def _evict_locked() -> None:
     global _frame_bytes
     while _frames and _frame_bytes > _frame_budget:
-        _, (dropped, _inverted) = _frames.popitem(last=False)
-        _frame_bytes -= dropped.nbytes
+        _, dropped = _frames.popitem(last=False)
+        _frame_bytes -= _entry_bytes(dropped)
+
+
+def _entry_bytes(entry: tuple[np.ndarray, bool, Voi | None]) -> int:
+    """Bytes a frame cache entry holds: the frame, and its VOI LUT (at most 64 KiB)."""
+    frame, _inverted, voi = entry
+    return frame.nbytes + (voi.lut.nbytes if voi is not None and voi.lut is not None else 0)
 
 
 def _cached_frame(
     key: str, index: int, load: Callable[[str], DicomSource]
-) -> tuple[np.ndarray, bool]:
-    """(frame, MONOCHROME1) from the cache, or decoded now and kept if a page holds ``key``."""
+) -> tuple[np.ndarray, bool, Voi | None]:
+    """(frame, MONOCHROME1, header VOI) from the cache, or decoded now and kept if a page
+    holds ``key``."""
     global _frame_bytes
     cache_key = (key, index)
     with _cache_lock:
@@ -711,25 +781,48 @@ def _cached_frame(
         if found is not None:
             _frames.move_to_end(cache_key)
             return found
-    frame, inverted, _ds = decode_frame(load(key), index)
+    frame, inverted, ds = decode_frame(load(key), index)
+    try:
+        voi = None if frame.ndim == 3 else _file_voi(ds, index)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        voi = None  # a malformed VOI: the frame is shown with the automatic window
+    entry = (frame, inverted, voi)
+    size = _entry_bytes(entry)
     with _cache_lock:
-        if key in _held_keys_locked() and frame.nbytes <= _frame_budget:
+        if key in _held_keys_locked() and size <= _frame_budget:
             if cache_key not in _frames:
-                _frames[cache_key] = (frame, inverted)
-                _frame_bytes += frame.nbytes
+                _frames[cache_key] = entry
+                _frame_bytes += size
             _frames.move_to_end(cache_key)
             _evict_locked()
-    return frame, inverted
+    return entry
 
 
-def _rescale_params(ds: Dataset) -> tuple[float, float]:
-    """Rescale slope and intercept, from the top level or the shared functional groups."""
-    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
-    if slope is None and intercept is None and "SharedFunctionalGroupsSequence" in ds:
-        shared = ds.SharedFunctionalGroupsSequence[0]
-        if "PixelValueTransformationSequence" in shared:
-            transform = shared.PixelValueTransformationSequence[0]
-            slope, intercept = transform.get("RescaleSlope"), transform.get("RescaleIntercept")
+def _frame_group_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
+    """First item of the functional group macro ``keyword`` that applies to frame ``index``.
+
+    Enhanced multi-frame objects (PS3.3 C.7.6.16) put per-frame attributes in the Per-frame
+    Functional Groups Sequence, and those common to all frames in the Shared one; a
+    per-frame value wins. None when neither holds the macro (classic objects).
+    """
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame and 0 <= index < len(per_frame):
+        found = per_frame[index].get(keyword)
+        if found:
+            return found[0]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        found = shared[0].get(keyword)
+        if found:
+            return found[0]
+    return None
+
+
+def _rescale_params(ds: Dataset, index: int = 0) -> tuple[float, float]:
+    """Rescale slope and intercept of frame ``index``: from its functional groups (per-frame,
+    then shared) when the file has them, else from the top level."""
+    source = _frame_group_item(ds, index, "PixelValueTransformationSequence") or ds
+    slope, intercept = source.get("RescaleSlope"), source.get("RescaleIntercept")
     return (
         float(slope) if slope not in (None, "") else 1.0,
         float(intercept) if intercept not in (None, "") else 0.0,
@@ -748,11 +841,11 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _gray_values(raw: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Apply the modality transform (rescale or Modality LUT) to grayscale pixels."""
+def _gray_values(raw: np.ndarray, ds: Dataset, index: int = 0) -> np.ndarray:
+    """Apply the modality transform (rescale or Modality LUT) of frame ``index``."""
     if "ModalityLUTSequence" in ds:
         return _narrow(np.asarray(apply_modality_lut(raw, ds)))
-    slope, intercept = _rescale_params(ds)
+    slope, intercept = _rescale_params(ds, index)
     raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
     if slope == 1.0 and intercept == 0.0:
         return _narrow(raw)
@@ -765,6 +858,41 @@ def _gray_values(raw: np.ndarray, ds: Dataset) -> np.ndarray:
     if slope.is_integer() and intercept.is_integer():
         return _narrow(raw.astype(np.int64) * int(slope) + int(intercept))
     return (raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)).astype(np.float32)
+
+
+_PALETTE_DATA = tuple(
+    f"{colour}PaletteColorLookupTableData" for colour in ("Red", "Green", "Blue", "Alpha")
+)
+
+
+def _is_big_endian(ds: Dataset) -> bool:
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    syntax = meta.get("TransferSyntaxUID")
+    if syntax is not None:
+        return syntax == ExplicitVRBigEndian
+    return ds.original_encoding[1] is False
+
+
+def _apply_palette(indices: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Expand PALETTE COLOR indices to RGB through the file's lookup tables.
+
+    pydicom's ``apply_color_lut`` reads plain (not segmented) OW tables in the machine's
+    byte order: the tables of a big endian file are byte-swapped first, else every colour
+    comes out almost black.
+    """
+    indices = indices.astype(indices.dtype.newbyteorder("="), copy=False)
+    if _is_big_endian(ds) and any(
+        keyword in ds and ds[keyword].VR == "OW" for keyword in _PALETTE_DATA
+    ):
+        swapped = Dataset()  # the file's elements, except the tables replaced below
+        swapped.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
+        for keyword in _PALETTE_DATA:
+            if keyword in ds and isinstance(ds[keyword].value, bytes):
+                data = ds[keyword].value
+                words = np.frombuffer(data[: len(data) // 2 * 2], dtype=">u2")
+                setattr(swapped, keyword, words.astype("<u2").tobytes())  # a new element
+        ds = swapped
+    return apply_color_lut(indices, ds)
 
 
 def _color_to_uint8(rgb: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -792,7 +920,7 @@ def _native_gray_pixels(ds: Dataset) -> np.ndarray | None:
     extended) for the common case, and None for anything else (pydicom then decodes).
     """
     meta = getattr(ds, "file_meta", None) or Dataset()
-    if meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN:
+    if meta.get("TransferSyntaxUID") not in _NATIVE_LITTLE_ENDIAN or "PixelData" not in ds:
         return None
     if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or str(
         ds.get("PhotometricInterpretation", "")
@@ -818,6 +946,98 @@ def _native_gray_pixels(ds: Dataset) -> np.ndarray | None:
         else:
             values = values & ((1 << stored) - 1)
     return values
+
+
+def _jpeg_extended_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of a grayscale JPEG Extended (process 2 & 4) file, 12-bit samples too.
+
+    pydicom's plugins refuse or fail on 12-bit JPEG Extended streams (pylibjpeg's libjpeg:
+    "misplaced marker segment"; GDCM is turned down by pydicom for 12-bit); libjpeg-turbo,
+    through ``imagecodecs``, decodes them as DCMTK and GDCM do. ``ds`` holds the pixel data.
+    """
+    import imagecodecs  # noqa: PLC0415 - a large module, only for these rare files
+
+    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise ValueError("JPEG Extended colour is left to pydicom")
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    array = np.asarray(imagecodecs.jpeg8_decode(fragment))
+    if array.shape != (int(ds.Rows), int(ds.Columns)):
+        raise ValueError("JPEG frame of another size than the header's")
+    bits = int(ds.get("BitsStored", 0) or 0) or int(ds.BitsAllocated)
+    values = array.astype(np.int32)
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
+        values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+    return values
+
+
+def _one_native_frame(ds: Dataset, native: bytes) -> np.ndarray:
+    """Decode ``native``, the uncompressed bytes of one frame of ``ds``, with pydicom."""
+    one = Dataset()
+    one.update({tag: ds[tag] for tag in ds.keys() if tag != 0x7FE00010})
+    if "NumberOfFrames" in one:
+        one.NumberOfFrames = 1
+    one.file_meta = FileMetaDataset()
+    one.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    one.PixelData = native + b"\0" * (len(native) % 2)
+    one["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
+    return pixel_array(one, index=0)
+
+
+def _inflated_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of a Deflated Image Frame Compression file (``ds`` holds the pixels).
+
+    The frame is inflated (RFC 1951, at most its announced size: a deflate bomb stops
+    there), then decoded by pydicom as the native pixels of a one-frame dataset.
+    """
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    size = _expected_native_bytes(ds, 1)
+    native = zlib.decompressobj(-15).decompress(fragment, size)
+    if len(native) < size:
+        raise ValueError("inflated frame shorter than announced")
+    return _one_native_frame(ds, native)
+
+
+def _rle_one_bit_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` of an RLE Lossless file of 1-bit pixels (segmentations), which
+    pydicom 3.0 refuses: one RLE segment holding the frame's packed bits (PS3.5 G.2)."""
+    from pydicom.pixels.decoders.rle import _rle_decode_segment  # noqa: PLC0415
+
+    fragment = get_frame(ds.PixelData, index, number_of_frames=_frame_count(ds))
+    header = struct.unpack("<16I", fragment[:64])
+    if header[0] != 1 or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise ValueError("1-bit RLE frame with other than one segment")
+    size = _expected_native_bytes(ds, 1)
+    native = bytes(_rle_decode_segment(fragment[header[1] :]))
+    if len(native) < size:
+        raise ValueError("RLE frame shorter than announced")
+    return _one_native_frame(ds, native[:size])
+
+
+def _decode_pixels(source: Dataset | str | os.PathLike[str], ds: Dataset, index: int) -> np.ndarray:
+    """Frame ``index`` by pydicom's decoders, else (JPEG Extended) by libjpeg-turbo; Deflated
+    Image Frame Compression, which pydicom does not know, and 1-bit RLE, which it refuses,
+    here.
+
+    ``source`` is the whole dataset, or the path of a file whose header ``ds`` is.
+    """
+    meta = getattr(ds, "file_meta", None) or Dataset()
+    syntax = meta.get("TransferSyntaxUID")
+    if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION or (
+        syntax == RLELossless and int(ds.get("BitsAllocated", 0) or 0) == 1
+    ):
+        whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
+        if syntax == RLELossless:
+            return _rle_one_bit_frame(whole, index)
+        return _inflated_frame(whole, index)
+    try:
+        return pixel_array(
+            source if isinstance(source, Dataset) else os.fspath(source), index=index
+        )
+    except Exception:
+        if syntax != JPEGExtended12Bit:
+            raise
+        whole = source if isinstance(source, Dataset) else _read(source, stop_before_pixels=False)
+        return _jpeg_extended_frame(whole, index)
 
 
 def _frame_count(ds: Dataset) -> int:
@@ -869,12 +1089,26 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             multi_frame_path = has_dicm_magic(handle.read(132))
     if multi_frame_path:
         ds = _read(source, stop_before_pixels=True)
-        multi_frame_path = _frame_count(ds) > 1
+        syntax = (getattr(ds, "file_meta", None) or Dataset()).get("TransferSyntaxUID")
+        multi_frame_path = _frame_count(ds) > 1 and syntax != DeflatedExplicitVRLittleEndian
+        if _frame_count(ds) > 1 and not multi_frame_path:
+            # A deflated file is one zlib stream: pydicom cannot seek to one frame in it, so
+            # the whole file is inflated for each frame, which only a small one may cost.
+            _check_header_for_display(ds)
+            if _expected_native_bytes(ds, _frame_count(ds)) > MAX_DEFLATED_BYTES:
+                raise dicom_error(
+                    "Ce fichier DICOM compressé en « Deflate » est trop volumineux pour la "
+                    "visionneuse. Exportez les images depuis la console ou le PACS en DICOM "
+                    "standard (non compressé ou JPEG)."
+                )
     if not multi_frame_path:
         ds = _read(source, stop_before_pixels=False)
-        if "PixelData" not in ds:
+        if _pixel_keyword(ds) is None:
             raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
     frames_count, is_color, monochrome1, _size = _check_header_for_display(ds)
+    refusal = _syntax_refusal(ds)
+    if refusal is not None:
+        raise dicom_error(refusal)
     if not 0 <= index < frames_count:
         raise IndexError(f"frame {index} outside 0..{frames_count - 1}")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
@@ -882,17 +1116,16 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
         with _decode_slots:
             if multi_frame_path:
                 # pydicom reads only this frame's bytes from the file.
-                array = pixel_array(os.fspath(source), index=index)
+                assert not isinstance(source, bytes | bytearray)
+                array = _decode_pixels(source, ds, index)
             else:
                 array = _native_gray_pixels(ds)
                 if array is not None:
                     array = array[index]
-                elif frames_count > 1:
-                    array = pixel_array(ds, index=index)  # converts YBR to RGB
                 else:
-                    array = ds.pixel_array  # converts YBR to RGB by default
+                    array = _decode_pixels(ds, ds, index)  # converts YBR to RGB
             if photometric == "PALETTE COLOR":
-                array = apply_color_lut(array, ds)
+                array = _apply_palette(array, ds)
     except InvalidInput:
         raise
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
@@ -906,7 +1139,7 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             array = array[0]
         if array.ndim != per_frame_ndim:
             raise ValueError("frame shape mismatch")
-        frame = _color_to_uint8(array, ds) if is_color else _gray_values(np.array(array), ds)
+        frame = _color_to_uint8(array, ds) if is_color else _gray_values(np.array(array), ds, index)
     except InvalidInput:
         raise
     except Exception as exc:
@@ -921,16 +1154,78 @@ def decode_frames(source: DicomSource) -> tuple[list[np.ndarray], bool, Dataset]
     return [first, *rest], monochrome1, ds
 
 
-def _file_window(ds: Dataset) -> tuple[float, float] | None:
-    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+@dataclass(frozen=True, eq=False)
+class Voi:
+    """How a frame's header maps its modality values to grey levels (PS3.3 C.11.2).
+
+    Either a window (``center``, ``width`` and ``function``: ``LINEAR``, ``LINEAR_EXACT`` or
+    ``SIGMOID``) or a VOI LUT: ``lut`` gives the grey level (0..255) of each entry, the
+    first entry mapping the value ``first_mapped``.
+    """
+
+    center: float | None = None
+    width: float | None = None
+    function: str = "LINEAR"
+    lut: np.ndarray | None = field(default=None, repr=False)
+    first_mapped: int = 0
+
+
+def _first_number(value: Any) -> float:
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0]
+    return float(value)
+
+
+def _voi_lut(item: Dataset, ds: Dataset) -> Voi | None:
+    """The VOI LUT of one VOI LUT Sequence item, as grey levels, or None if malformed."""
+    try:
+        entries, first, bits = (int(v) for v in item.LUTDescriptor)
+        entries = entries or 65536
+        if int(ds.get("PixelRepresentation", 0) or 0) == 1 and first >= 32768:
+            first -= 65536  # the first value mapped is signed for signed pixels
+        element = item["LUTData"]
+        if element.VR == "OW" or isinstance(element.value, bytes):
+            data = np.frombuffer(element.value, dtype=">u2" if _is_big_endian(ds) else "<u2")
+        else:
+            data = np.asarray(element.value, dtype=np.int64).ravel()
+        data = data[:entries].astype(np.float64)
+        if data.size == 0 or not 8 <= bits <= 16:
+            return None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    grey = np.clip(np.rint(data / (2**bits - 1) * 255.0), 0, 255).astype(np.uint8)
+    return Voi(lut=grey, first_mapped=first)
+
+
+def _file_voi(ds: Dataset, index: int = 0) -> Voi | None:
+    """The VOI transform the header gives frame ``index``, or None.
+
+    A VOI LUT Sequence wins over a window when the file has both (as pydicom's
+    ``apply_voi_lut`` does by default). Enhanced multi-frame files give each frame its
+    window in the Frame VOI LUT functional group (per-frame, then shared).
+    """
+    source = _frame_group_item(ds, index, "FrameVOILUTSequence") or ds
+    for holder in (source, ds):
+        luts = holder.get("VOILUTSequence")
+        if luts:
+            found = _voi_lut(luts[0], ds)
+            if found is not None:
+                return found
+    center, width = source.get("WindowCenter"), source.get("WindowWidth")
     if center in (None, "") or width in (None, ""):
         return None
     try:
-        center_value = float(center[0] if isinstance(center, Sequence) else center)
-        width_value = float(width[0] if isinstance(width, Sequence) else width)
+        center_value, width_value = _first_number(center), _first_number(width)
     except (TypeError, ValueError, IndexError):
         return None
-    return (center_value, width_value) if width_value >= 1 else None
+    function = str(source.get("VOILUTFunction", "") or "LINEAR").strip().upper()
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        function = "LINEAR"
+    if not np.isfinite(center_value) or not np.isfinite(width_value):
+        return None
+    if width_value < 1 if function == "LINEAR" else width_value <= 0:
+        return None
+    return Voi(center=center_value, width=width_value, function=function)
 
 
 def auto_window(
@@ -940,18 +1235,112 @@ def auto_window(
 
     Used when the files carry no window (pydicom's ``apply_voi_lut`` then does nothing).
     At most ``max_samples`` values are read, evenly spread over the grayscale frames.
+    Integer values get a width of at least 1; floating point values (parametric maps, such
+    as an ADC map in mm²/s around 0.001) may get a narrower one, shown with the
+    ``LINEAR_EXACT`` function (see ``window_any``).
     """
     gray = [frame for frame in frames if frame.ndim == 2 and frame.size]
     if not gray:
         return 128.0, 256.0
+    floats = any(frame.dtype.kind == "f" for frame in gray)
     total = sum(frame.size for frame in gray)
     step = max(1, total // max_samples)
     sample = np.concatenate([frame.ravel()[::step] for frame in gray]).astype(np.float64)
+    sample = sample[np.isfinite(sample)]  # parametric maps may hold NaN
+    if not sample.size:
+        return 128.0, 256.0
     low, high = np.percentile(sample, [0.5, 99.5])
-    if high - low < 1:
+    if high - low < (0.0 if floats else 1.0) or high == low:
         low, high = float(sample.min()), float(sample.max())
+    if floats and high > low:
+        return float(low + high) / 2.0, float(high - low)
     width = max(float(high - low), 1.0)
     return float(low + high) / 2.0, width
+
+
+def window_any(frame: np.ndarray, center: float, width: float) -> np.ndarray:
+    """Window a grayscale frame: the DICOM ``LINEAR`` function (``window_frame``), or for a
+    width below 1 (automatic windows of floating point maps only) ``LINEAR_EXACT``, which
+    has no lower bound on the width."""
+    if width >= 1:
+        return window_frame(frame, center, width)
+    if not width > 0:
+        raise InvalidInput("La largeur de fenêtre doit être positive.", field="width")
+    return _exact_or_sigmoid(frame, Voi(center=center, width=width, function="LINEAR_EXACT"))
+
+
+def _frame_order(ds: Dataset, frames: int) -> Sequence[int]:
+    """Display order of the frames of a file: along the slice normal for an enhanced
+    multi-frame file whose frames all have a position and one orientation, each at its own
+    place (ascending, like ``group_series``); otherwise the order of the file."""
+    stored = range(frames)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if frames < 2 or not per_frame or len(per_frame) != frames:
+        return stored
+    distances: list[float] = []
+    reference: np.ndarray | None = None
+    normal: np.ndarray | None = None
+    for index in stored:
+        position = _frame_group_item(ds, index, "PlanePositionSequence")
+        orientation = _frame_group_item(ds, index, "PlaneOrientationSequence")
+        if position is None or orientation is None:
+            return stored
+        point = _floats(position, "ImagePositionPatient", 3)
+        cosines = _floats(orientation, "ImageOrientationPatient", 6)
+        if point is None or cosines is None:
+            return stored
+        if reference is None:
+            reference = np.asarray(cosines, dtype=float)
+            try:
+                normal = slice_normal(cosines)
+            except ValueError:
+                return stored
+        elif not np.allclose(np.asarray(cosines, dtype=float), reference, atol=1e-3):
+            return stored
+        assert normal is not None
+        distances.append(float(np.dot(normal, np.asarray(point, dtype=float))))
+    if len(set(np.round(distances, 4))) < frames:
+        return stored  # several frames at one place (time series, several stacks)
+    return sorted(stored, key=lambda i: distances[i])
+
+
+def _lut_window(voi: Voi) -> tuple[float, float]:
+    """The linear window closest to a VOI LUT: the values it spreads over the grey levels."""
+    assert voi.lut is not None
+    rising = np.flatnonzero((voi.lut > voi.lut.min()) & (voi.lut < voi.lut.max()))
+    if rising.size == 0:
+        low, high = 0, voi.lut.size - 1
+    else:
+        low, high = int(rising[0]), int(rising[-1])
+    center = voi.first_mapped + (low + high) / 2.0
+    return center, max(float(high - low), 1.0)
+
+
+def _frame_vois(
+    ds: Dataset, order: Sequence[int], known: dict[tuple[Any, ...], Voi]
+) -> list[Voi | None]:
+    """The header VOI of each frame of one file, in display order.
+
+    ``known`` shares equal VOIs between the frames and files of a series, so that a series
+    of 2000 files carrying the same 64 KiB VOI LUT keeps one copy of it.
+    """
+
+    def shared(voi: Voi | None) -> Voi | None:
+        if voi is None:
+            return None
+        if voi.lut is not None:
+            key: tuple[Any, ...] = ("lut", voi.first_mapped, voi.lut.tobytes())
+        else:
+            key = ("window", voi.center, voi.width, voi.function)
+        return known.setdefault(key, voi)
+
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    varies = bool(per_frame) and any(
+        "FrameVOILUTSequence" in item for item in per_frame if item is not None
+    )
+    if not varies:
+        return [shared(_file_voi(ds, 0))] * len(order)
+    return [shared(_file_voi(ds, index)) for index in order]
 
 
 def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volume:
@@ -985,18 +1374,31 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
     refs: list[tuple[str, int]] = []
     monochrome1: list[bool] = []
     color: list[bool] = []
+    vois: list[Voi | None] = []
+    known_vois: dict[tuple[Any, ...], Voi] = {}
     nbytes = 0
     file_window: tuple[float, float] | None = None
     for key in cache_key:
         source = sources[key] = load(key)
         ds = _read(source, stop_before_pixels=True)
         frames, is_color, inverted, frame_bytes = _check_header_for_display(ds)
-        refs.extend((key, i) for i in range(frames))
+        try:
+            order = _frame_order(ds, frames)
+            frame_vois = [None] * frames if is_color else _frame_vois(ds, order, known_vois)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise dicom_error("L'en-tête DICOM contient des valeurs d'image invalides.") from exc
+        refs.extend((key, i) for i in order)
+        vois.extend(frame_vois)
         monochrome1.extend([inverted] * frames)
         color.extend([is_color] * frames)
         nbytes += frames * frame_bytes
-        if file_window is None and not is_color:
-            file_window = _file_window(ds)
+        if file_window is None and frame_vois and frame_vois[0] is not None:
+            first = frame_vois[0]
+            if first.lut is not None:
+                file_window = _lut_window(first)
+            else:
+                assert first.center is not None and first.width is not None
+                file_window = first.center, max(first.width, 1.0)
     # The automatic window (and a check that the pixels decode) from a few frames.
     count = len(refs)
     picks = sorted(
@@ -1034,6 +1436,7 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
         auto_width=auto[1] if auto else None,
         nbytes=nbytes,
         load=load,
+        vois=tuple(vois),
     )
     with _cache_lock:
         _cache[cache_key] = volume
@@ -1087,18 +1490,30 @@ def window_to_uint8(values: np.ndarray, center: float, width: float) -> np.ndarr
     if width == 1:
         return np.where(x <= center - 0.5, 0, 255).astype(np.uint8)
     scaled = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255.0
+    return _to_grey(scaled)
+
+
+def _to_grey(scaled: np.ndarray) -> np.ndarray:
+    """Round grey levels to uint8; a value that is no number (NaN in a parametric map) is
+    black, infinities go to the ends."""
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=2)
+def _all_16_bit_values(dtype_name: str) -> np.ndarray:
+    """Every int16 or uint16 value, in the order of its uint16 bit pattern."""
+    values = np.arange(65536, dtype=np.int64)
+    if dtype_name == "int16":
+        values = np.where(values >= 32768, values - 65536, values)
+    values.setflags(write=False)
+    return values
 
 
 @lru_cache(maxsize=64)
 def _lut(dtype_name: str, center: float, width: float) -> np.ndarray:
     """Lookup table over every 16-bit value, indexed by the value's uint16 bit pattern."""
-    if dtype_name == "int16":
-        values = np.arange(65536, dtype=np.int64)
-        values = np.where(values >= 32768, values - 65536, values)
-    else:
-        values = np.arange(65536, dtype=np.int64)
-    return window_to_uint8(values, center, width)
+    return window_to_uint8(_all_16_bit_values(dtype_name), center, width)
 
 
 def window_frame(frame: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -1109,6 +1524,46 @@ def window_frame(frame: np.ndarray, center: float, width: float) -> np.ndarray:
     return window_to_uint8(frame, center, width)
 
 
+def _exact_or_sigmoid(values: np.ndarray, voi: Voi) -> np.ndarray:
+    """``LINEAR_EXACT`` and ``SIGMOID`` VOI functions (PS3.3 C.11.2.1.3) to 0..255."""
+    x = np.asarray(values, dtype=np.float64)
+    center, width = float(voi.center or 0.0), float(voi.width or 1.0)
+    if voi.function == "SIGMOID":
+        scaled = 255.0 / (1.0 + np.exp(np.clip(-4.0 * (x - center) / width, -700, 700)))
+    else:
+        scaled = ((x - center) / width + 0.5) * 255.0
+        scaled = np.where(x <= center - width / 2, 0.0, scaled)
+        scaled = np.where(x > center + width / 2, 255.0, scaled)
+    return _to_grey(scaled)
+
+
+def _lut_indices(values: np.ndarray, voi: Voi) -> np.ndarray:
+    assert voi.lut is not None
+    index = np.floor(np.asarray(values, dtype=np.float64) - voi.first_mapped)
+    index = np.nan_to_num(index, nan=0.0, posinf=voi.lut.size - 1, neginf=0.0)
+    return np.clip(index, 0, voi.lut.size - 1).astype(np.intp)
+
+
+def voi_to_uint8(frame: np.ndarray, voi: Voi) -> np.ndarray:
+    """Map one grayscale frame of modality values to 0..255 through a header's VOI.
+
+    Values below the first entry of a VOI LUT take its first grey level, values past its
+    end its last one (PS3.3 C.11.2.1.1). 16-bit frames go through a lookup table.
+    """
+    if voi.lut is None:
+        assert voi.center is not None and voi.width is not None
+        if voi.function == "LINEAR":
+            return window_frame(frame, voi.center, voi.width)
+        if frame.dtype in (np.int16, np.uint16):
+            table = _exact_or_sigmoid(_all_16_bit_values(frame.dtype.name), voi)
+            return np.take(table, frame.view(np.uint16))
+        return _exact_or_sigmoid(frame, voi)
+    if frame.dtype in (np.int16, np.uint16):
+        table = voi.lut[_lut_indices(_all_16_bit_values(frame.dtype.name), voi)]
+        return np.take(table, frame.view(np.uint16))
+    return voi.lut[_lut_indices(frame, voi)]
+
+
 def _slice_pixels(
     volume: Volume, index: int, center: float | None, width: float | None
 ) -> np.ndarray:
@@ -1117,10 +1572,14 @@ def _slice_pixels(
     frame = volume.frame(index)
     if frame.ndim == 3:
         return frame
+    voi = volume.vois[index] if index < len(volume.vois) else None
+    if center is None and width is None and voi is not None:
+        pixels = voi_to_uint8(frame, voi)
+        return 255 - pixels if volume.monochrome1[index] else pixels
     center = volume.default_center if center is None else center
     width = volume.default_width if width is None else width
     assert center is not None and width is not None  # grayscale volumes always have a window
-    pixels = window_frame(frame, center, width)
+    pixels = window_any(frame, center, width)
     if volume.monochrome1[index]:
         pixels = 255 - pixels
     return pixels
@@ -1198,16 +1657,21 @@ def render_frame(
 ) -> bytes:
     """PNG of frame ``index`` of one file, windowed with ``center``/``width``.
 
-    Without a window, the frame's own automatic window is used. Frames go through the frame
-    cache (kept while a page holds ``key``, see ``hold``). Raises IndexError for a frame the
-    file does not have, InvalidInput when it cannot be decoded.
+    Without a window, the frame's header VOI (window or VOI LUT, see ``Voi``) is used, else
+    the frame's own automatic window. Frames go through the frame cache (kept while a page
+    holds ``key``, see ``hold``). Raises IndexError for a frame the file does not have,
+    InvalidInput when it cannot be decoded.
     """
-    frame, inverted = _cached_frame(key, index, load)
+    frame, inverted, voi = _cached_frame(key, index, load)
     if frame.ndim == 3:
         return encode_png(frame, compress_level=compress_level)
-    if center is None or width is None:
-        center, width = auto_window([frame])
-    pixels = window_frame(frame, center, max(float(width), 1.0))
+    if center is None and width is None and voi is not None:
+        pixels = voi_to_uint8(frame, voi)
+    else:
+        if center is None or width is None:
+            center, width = auto_window([frame])
+        width = float(width) if float(width) > 0 else 1.0  # a zero width is a threshold
+        pixels = window_any(frame, center, width)
     if inverted:
         pixels = 255 - pixels
     return encode_png(pixels, compress_level=compress_level)

@@ -136,7 +136,7 @@ def test_a_dicom_in_an_unknown_transfer_syntax_is_refused_in_french(db: Session)
     _c, member, meeting = _setting(db)
     case = make_case(db, meeting, member, submit=False)
     at = page("soumettre_cas", sign_in(db, member), case=str(case.id))
-    at = _upload(at, "ge.dcm", dicom_with_syntax("1.2.840.10008.1.2.8.1"), "application/dicom")
+    at = _upload(at, "ge.dcm", dicom_with_syntax("1.2.840.113619.5.2"), "application/dicom")
     assert not at.exception
     assert "syntaxe de transfert que la plateforme ne sait pas lire" in texts(at)
     db.commit()
