@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlmodel import Session, select
 
-from rcp import i18n
+from rcp import cases, i18n, opinions
 from rcp.errors import Conflict, InvalidInput, NotFound
+from rcp.models import OutboxMessage
 from rcp.validation import check_birth_date, check_password_strength, clean_text, normalize_email
+from tests.factories import CaseTeam, attend, case_form, make_case_team
 
 
 def test_a_default_error_message_comes_out_in_the_current_language() -> None:
@@ -39,3 +42,65 @@ def test_validation_messages_in_english() -> None:
     assert str(email.value).startswith("The email address is not valid")
     assert str(password.value).startswith("The password must be at least 12 characters long")
     assert str(future.value) == "The date of birth cannot be in the future."
+
+
+# --- cases and opinions ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def team(session: Session) -> CaseTeam:
+    return make_case_team(session)
+
+
+def _validate(session: Session, team: CaseTeam) -> None:
+    attend(session, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    opinions.save_draft(
+        session, actor=team.assistant, case_id=team.case.id, proposal="Débuter le traitement."
+    )
+    opinions.validate(session, actor=team.assistant, case_id=team.case.id)
+
+
+def test_a_refused_case_submission_is_explained_in_english(session: Session, team: CaseTeam):
+    with i18n.using("en"), pytest.raises(InvalidInput) as refused:
+        cases.save_draft(
+            session,
+            actor=team.submitter,
+            meeting_id=team.meeting.id,
+            form=case_form(patient_informed=False),
+        )
+    assert str(refused.value).startswith(
+        "The law requires the patient to be informed before their file is discussed"
+    )
+    with i18n.using("en"), pytest.raises(InvalidInput) as refused:
+        cases.save_draft(
+            session, actor=team.submitter, meeting_id=team.meeting.id, form=case_form(last_name="")
+        )
+    assert str(refused.value) == "The field “Patient's surname” is required."
+
+
+def test_validation_refusals_in_english(session: Session, team: CaseTeam) -> None:
+    attend(session, team.meeting, team.assistant)
+    opinions.save_draft(
+        session, actor=team.assistant, case_id=team.case.id, proposal="Débuter le traitement."
+    )
+    with i18n.using("en"), pytest.raises(InvalidInput) as no_quorum:
+        opinions.validate(session, actor=team.assistant, case_id=team.case.id)
+    assert str(no_quorum.value).startswith("Quorum not reached (1 participant(s), 1 distinct")
+    _validate(session, team)
+    with i18n.using("en"), pytest.raises(Conflict) as again:
+        opinions.validate(session, actor=team.assistant, case_id=team.case.id)
+    assert str(again.value) == "This opinion has already been validated."
+
+
+def test_the_submitter_who_chose_english_is_emailed_in_english(
+    session: Session, team: CaseTeam
+) -> None:
+    team.submitter.language = "en"
+    session.add(team.submitter)
+    session.commit()
+    _validate(session, team)  # by a coordinator whose page is in French
+    mail = session.exec(
+        select(OutboxMessage).where(OutboxMessage.to == team.submitter.email)
+    ).all()[-1]
+    assert mail.subject == f"MDT opinion validated: case no. {team.case.id}"
+    assert mail.body.startswith("Dear ") and "Avis" not in mail.body
