@@ -9,13 +9,24 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from icalendar import Calendar
 from sqlmodel import Session, select
 
-from rcp import cases, i18n, opinions
+from rcp import cases, i18n, meetings, opinions
 from rcp.errors import Conflict, InvalidInput, NotFound
 from rcp.models import OutboxMessage
 from rcp.validation import check_birth_date, check_password_strength, clean_text, normalize_email
-from tests.factories import CaseTeam, attend, case_form, make_case_team
+from tests.factories import (
+    CaseTeam,
+    attend,
+    case_form,
+    make_case_team,
+    make_coordinator,
+    make_meeting,
+    make_rcp,
+    make_user,
+    mobile,
+)
 
 
 def test_a_default_error_message_comes_out_in_the_current_language() -> None:
@@ -104,3 +115,28 @@ def test_the_submitter_who_chose_english_is_emailed_in_english(
     ).all()[-1]
     assert mail.subject == f"MDT opinion validated: case no. {team.case.id}"
     assert mail.body.startswith("Dear ") and "Avis" not in mail.body
+
+
+# --- meetings --------------------------------------------------------------------------------
+
+
+def test_an_invitation_to_a_doctor_who_chose_english_is_in_english_ics_included(
+    session: Session,
+) -> None:
+    rcp = make_rcp(session)
+    coordinator = make_coordinator(session, rcp, phone=mobile(60))
+    meeting = make_meeting(session, rcp, coordinator)
+    doctor = make_user(session, phone=mobile(61))
+    doctor.language = "en"
+    session.add(doctor)
+    session.commit()
+    meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=doctor.id)
+    mails = session.exec(select(OutboxMessage).where(OutboxMessage.to == doctor.email)).all()
+    (mail,) = [m for m in mails if m.attachments]
+    assert mail.subject.startswith("Invitation: MDT ") and " meeting of " in mail.subject
+    assert mail.body.startswith(f"Dear {doctor.display_name},")
+    assert "(Paris time)" in mail.body and "Cases can be submitted until" in mail.body
+    (attachment,) = mail.attachments
+    event = Calendar.from_ical(attachment["content"]).walk("VEVENT")[0]
+    assert str(event["location"]).startswith("Video conference on the platform: ")
+    assert "Meeting page: " in str(event["description"])
