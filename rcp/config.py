@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from rcp.i18n import N_
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRET = "changethis"
 DEFAULT_PORT = 8501
@@ -100,7 +102,9 @@ class Settings(BaseSettings):
     sms_gateway_user: str = ""
     sms_gateway_password: str = ""
     sms_sender: str = "RCP"
-    sms_body_template: str = (
+    # In the catalogue (rcp.auth sends it in the recipient's language); a template set by
+    # the operator is sent as written.
+    sms_body_template: str = N_(
         "{code} est votre code de connexion {platform}. Il expire dans {minutes} minutes."
     )
     sms_timeout_seconds: float = 10.0

@@ -12,11 +12,12 @@ import pytest
 from icalendar import Calendar
 from sqlmodel import Session, select
 
-from rcp import cases, i18n, meetings, opinions
-from rcp.errors import Conflict, InvalidInput, NotFound
+from rcp import auth, cases, i18n, meetings, opinions
+from rcp.errors import AuthFailed, Conflict, InvalidInput, NotFound
 from rcp.models import OutboxMessage
 from rcp.validation import check_birth_date, check_password_strength, clean_text, normalize_email
 from tests.factories import (
+    PASSWORD,
     CaseTeam,
     attend,
     case_form,
@@ -140,3 +141,31 @@ def test_an_invitation_to_a_doctor_who_chose_english_is_in_english_ics_included(
     event = Calendar.from_ical(attachment["content"]).walk("VEVENT")[0]
     assert str(event["location"]).startswith("Video conference on the platform: ")
     assert "Meeting page: " in str(event["description"])
+
+
+# --- accounts and sign-in --------------------------------------------------------------------
+
+
+def test_sign_in_code_and_password_reset_reach_a_doctor_who_chose_english_in_english(
+    session: Session,
+) -> None:
+    doctor = make_user(session, phone=mobile(62))
+    doctor.language = "en"
+    session.add(doctor)
+    session.commit()
+    auth.begin_sign_in(session, email=doctor.email, password=PASSWORD)
+    sms = session.exec(select(OutboxMessage).where(OutboxMessage.to == doctor.phone)).all()[-1]
+    assert " is your " in sms.body and "sign-in code" in sms.body
+    auth.request_password_reset(session, email=doctor.email)
+    session.commit()
+    mails = session.exec(select(OutboxMessage).where(OutboxMessage.to == doctor.email)).all()
+    (reset,) = [m for m in mails if "password" in m.subject]
+    assert reset.subject.endswith(": resetting your password")
+    assert reset.body.startswith(f"Dear {doctor.display_name},")
+
+
+def test_a_wrong_password_is_refused_in_the_page_s_language(session: Session) -> None:
+    doctor = make_user(session, phone=mobile(63))
+    with i18n.using("en"), pytest.raises(AuthFailed) as refused:
+        auth.begin_sign_in(session, email=doctor.email, password="not-the-password-at-all")
+    assert str(refused.value) == "Incorrect email address or password."
