@@ -18,6 +18,7 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from PIL import Image
 
+from rcp import i18n
 from rcp.dates import today_paris
 from rcp.errors import InvalidInput
 from rcp.i18n import N_, _
@@ -362,32 +363,37 @@ def trend_plot_png(
 
 log = logging.getLogger(__name__)
 _PLOTS_KEPT = 64
-_plots: OrderedDict[tuple[LabValue, ...], Future[bytes | None]] = OrderedDict()
+# Keyed by language too: the panels' titles and units are translated.
+_plots: OrderedDict[tuple[str, tuple[LabValue, ...]], Future[bytes | None]] = OrderedDict()
 _plots_lock = threading.Lock()
 
 
-def trend_plot_cached(values: tuple[LabValue, ...]) -> bytes | None:
+def trend_plot_cached(values: tuple[LabValue, ...], language: str | None = None) -> bytes | None:
     """``trend_plot_png`` kept per set of values (the last 64): a case's labs are fixed once it
     is submitted, and its plot is drawn for the case page, the meeting page and every sheet.
 
     A plot being drawn by another thread (``warm_trend_plot``) is waited for, not drawn twice.
+    ``language``: the plot's (default: the current one).
     """
+    language = language or i18n.current()
+    key = (language, values)
     with _plots_lock:
-        future = _plots.get(values)
+        future = _plots.get(key)
         mine = future is None
         if mine:
-            future = _plots[values] = Future()
+            future = _plots[key] = Future()
             while len(_plots) > _PLOTS_KEPT:
                 _plots.popitem(last=False)
         else:
-            _plots.move_to_end(values)
+            _plots.move_to_end(key)
     assert future is not None
     if mine:
         try:
-            future.set_result(trend_plot_png(values))
+            with i18n.using(language):
+                future.set_result(trend_plot_png(values))
         except BaseException as error:
             with _plots_lock:
-                _plots.pop(values, None)  # not kept: the next call tries again
+                _plots.pop(key, None)  # not kept: the next call tries again
             future.set_exception(error)
     return future.result()
 
@@ -401,13 +407,15 @@ def warm_trend_plot(values: Sequence[LabValue]) -> None:
     key = tuple(values)
     if not key:
         return
+    # A thread does not inherit the current language (a context variable): it is passed.
+    language = i18n.current()
     with _plots_lock:
-        if key in _plots:
+        if (language, key) in _plots:
             return
 
     def draw() -> None:
         try:
-            trend_plot_cached(key)
+            trend_plot_cached(key, language)
         except Exception:  # noqa: BLE001 - the sheet draws it again and reports any error
             log.exception("trend plot warm-up failed")
 

@@ -36,6 +36,7 @@ from rcp.sheet_data import (
     key_image_attachment,
     key_image_differences,
     render_key_image,
+    sheet_language,
 )
 from rcp.sheets import build_sheet_pdf, fingerprint
 from rcp.validation import clean_text
@@ -479,18 +480,19 @@ def validate(
                 Opinion.case_id == case_id, Opinion.version == opinion.version - 1
             )
         ).one()
-    data = build_sheet_data(
-        session,
-        case=ctx.case,
-        opinion=opinion,
-        validator=actor,
-        validated_at=now,
-        quorum_met=view.met,
-        quorum_reason=recorded_reason,
-        attendees=snapshot,
-        replaces=previous.validated_at if previous else None,
-        key_image_confirmed=bool(identity_warning),
-    )
+    with i18n.using(sheet_language(session, ctx.case)):
+        data = build_sheet_data(
+            session,
+            case=ctx.case,
+            opinion=opinion,
+            validator=actor,
+            validated_at=now,
+            quorum_met=view.met,
+            quorum_reason=recorded_reason,
+            attendees=snapshot,
+            replaces=previous.validated_at if previous else None,
+            key_image_confirmed=bool(identity_warning),
+        )
     draft_stamp = opinion.updated_at
     opinion_id = opinion.id
     session.commit()  # nothing written yet: releases the database during the PDF build
@@ -887,17 +889,19 @@ def preview_sheet(session: Session, *, actor: User, case_id: int) -> tuple[str, 
                 Opinion.case_id == case_id, Opinion.version == opinion.version - 1
             )
         ).one()
-    data = build_sheet_data(
-        session,
-        case=ctx.case,
-        opinion=opinion,
-        validator=None,
-        validated_at=None,
-        quorum_met=view.met,
-        quorum_reason=None,
-        attendees=[{"name": a.name, "specialty": a.specialty} for a in view.attendees],
-        replaces=previous.validated_at if previous else None,
-    )
+    # The preview is in the language the validated sheet will be printed in.
+    with i18n.using(sheet_language(session, ctx.case)):
+        data = build_sheet_data(
+            session,
+            case=ctx.case,
+            opinion=opinion,
+            validator=None,
+            validated_at=None,
+            quorum_met=view.met,
+            quorum_reason=None,
+            attendees=[{"name": a.name, "specialty": a.specialty} for a in view.attendees],
+            replaces=previous.validated_at if previous else None,
+        )
     session.commit()  # end the read transaction before the PDF build
     name = _("projet-fiche-rcp-cas-{case}-v{version}.pdf").format(
         case=case_id, version=opinion.version

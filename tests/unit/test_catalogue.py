@@ -49,8 +49,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "rcp/room/hub.py",
         "rcp/room/picture.py",
         "rcp/series_download.py",
-        "rcp/sheet_data.py",
-        "rcp/sheets.py",
         "rcp/startup.py",
         "rcp/ui/case_view.py",
         "rcp/ui/chat_panel.py",

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from rcp import auth, cases, i18n, meetings, opinions
 from rcp.errors import AuthFailed, Conflict, InvalidInput, NotFound
 from rcp.models import OutboxMessage
+from rcp.sheets import build_sheet_pdf
 from rcp.validation import check_birth_date, check_password_strength, clean_text, normalize_email
 from tests.factories import (
     PASSWORD,
@@ -169,3 +170,44 @@ def test_a_wrong_password_is_refused_in_the_page_s_language(session: Session) ->
     with i18n.using("en"), pytest.raises(AuthFailed) as refused:
         auth.begin_sign_in(session, email=doctor.email, password="not-the-password-at-all")
     assert str(refused.value) == "Incorrect email address or password."
+
+
+# --- the PDF sheet ---------------------------------------------------------------------------
+
+
+def test_a_sheet_in_english_has_english_section_titles_and_labels() -> None:
+    from tests.unit.test_sheets import all_text, make_sheet_data
+
+    text = all_text(build_sheet_pdf(make_sheet_data(language="en")))
+    for title in (
+        "MDT sheet",
+        "QUESTION FOR THE MDT",
+        "CLINICAL FILE",
+        "OPINION OF THE MDT",
+        "PARTICIPANTS AND QUORUM",
+        "Quorum reached",
+        "RECOMMENDATION OUTSIDE GUIDELINES",
+        "REFERRING DOCTOR",
+        "replaces version 1 of 17/11/2026",
+        "Confidential medical document",
+    ):
+        assert title in text, title
+    for french in ("Dossier clinique", "Avis validé", "Quorum atteint", "Médecin demandeur"):
+        assert french.upper() not in text and french not in text
+    # The patient's data stays as written.
+    assert "Lœvenbruck".upper() in text.upper() and "éculizumab" in text
+
+
+def test_the_validated_sheet_is_in_the_language_of_the_doctor_who_submitted_the_case(
+    session: Session, team: CaseTeam
+) -> None:
+    from tests.unit.test_sheets import all_text
+
+    team.submitter.language = "en"
+    session.add(team.submitter)
+    session.commit()
+    _validate(session, team)  # by a coordinator whose page is in French
+    name, pdf = opinions.get_sheet(session, actor=team.assistant, case_id=team.case.id)
+    text = all_text(pdf)
+    assert "OPINION OF THE MDT" in text and "AVIS DE LA RCP" not in text
+    assert name == f"fiche-rcp-cas-{team.case.id}-v1.pdf"  # the reader's language: French
