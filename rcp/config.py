@@ -212,21 +212,25 @@ class Settings(BaseSettings):
 # Fictitious people (reserved .example domain, ARCEP's 06 39 98 range kept for fiction).
 DEMO_SUPPORT_CONTACTS: tuple[SupportContact, ...] = (
     SupportContact(
+        # i18n: exempt (fictitious demo data)
         name="Camille Démo",
         email="support@orkid.example",
         phone="+33639980090",
+        # i18n: exempt (fictitious demo data)
         role="assistance technique de la plateforme",
     ),
     SupportContact(
         name="Hugo Exemple",
         email="informatique@orkid.example",
         phone="+33639980091",
+        # i18n: exempt (fictitious demo data)
         role="informatique du CHU Démo-Nord (caméra, micro, réseau)",
     ),
     SupportContact(
         name="Nadia Lefort",
         email="assistante@orkid.example",
         phone="+33639980002",
+        # i18n: exempt (fictitious demo data)
         role="assistante de la filière ORKID (séances, invitations)",
     ),
 )
