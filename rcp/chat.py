@@ -46,7 +46,7 @@ def post_message(session: Session, *, actor: User, meeting_id: int, body: str) -
     """Post a message in the meeting's chat while its room is open."""
     room = access(session, actor=actor, meeting_id=meeting_id)
     require_live(room.meeting)
-    text = clean_text(body, label="Message", field="body", max_length=MAX_LENGTH, multiline=True)
+    text = clean_text(body, label=_("Message"), field="body", max_length=MAX_LENGTH, multiline=True)
     if not text:
         raise InvalidInput(_("Le message est vide."), field="body")
     limit = get_settings().chat_max_per_minute

@@ -575,7 +575,8 @@ class _Writer:
             (_("Prénom"), printable_text(patient.first_name, single_line=True)),
             (
                 _("Né(e) le"),
-                ngettext("{date} ({age} an)", "{date} ({age} ans)", age).format(
+                # French has always printed « ans »; English needs "year" for 0 and 1.
+                ngettext("{date} ({age} ans)", "{date} ({age} ans)", age).format(
                     date=format_date(patient.birth_date), age=age
                 ),
             ),
