@@ -227,7 +227,7 @@ def _may_submit_to(session: Session, actor: User, meeting: Meeting) -> tuple[boo
 
 def editable_case(session: Session, actor: User, case_id: int) -> tuple[Case, Meeting]:
     """The case if this actor may change it now (its submitter, before the deadline; a
-    coordinator for a late case), with a French reason otherwise."""
+    coordinator for a late case), with a reason otherwise."""
     require_active(actor)
     case = session.get(Case, case_id)
     if case is None or not can_view(session, actor, case):

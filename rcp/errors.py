@@ -49,7 +49,7 @@ class InvalidInput(RcpError):
 
 class FormErrors(InvalidInput):
     """Raised when several fields of one form are wrong: ``errors`` maps each field to its
-    French message (in form order), so that a page shows them all at once, each by its field.
+    message (in form order), so that a page shows them all at once, each by its field.
     The message lists them all for callers that show one line."""
 
     def __init__(self, errors: dict[str, str]) -> None:

@@ -138,7 +138,7 @@ class Check:
 
 
 def validate_offer(sdp: object) -> str:
-    """The offer's SDP text, or InvalidInput (French) when it cannot be one."""
+    """The offer's SDP text, or InvalidInput (in the current language) when it cannot be one."""
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_BYTES:
         raise InvalidInput(
             _("La demande de connexion du navigateur est invalide. Rechargez la page.")
