@@ -10,7 +10,7 @@ from rcp import audit, i18n, invites, notify
 from rcp.auth import revoke_all_sessions
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from rcp.i18n import _
+from rcp.i18n import N_, _
 from rcp.models import KnownBrowser, OutboxChannel, OutboxMessage, User, UserStatus, utcnow
 from rcp.permissions import require_active, require_admin
 from rcp.security import hash_password
@@ -23,21 +23,22 @@ from rcp.validation import (
     normalize_rpps,
 )
 
+# Stored as written here (French, the reference); a page shows each with _(specialty).
 SPECIALTIES: tuple[str, ...] = (
-    "Néphrologie",
-    "Néphrologie pédiatrique",
-    "Anatomopathologie",
-    "Génétique",
-    "Radiologie",
-    "Immunologie",
-    "Médecine interne",
-    "Pédiatrie",
-    "Urologie",
-    "Transplantation",
-    "Biologie",
-    "Rhumatologie",
-    "Hématologie",
-    "Autre",
+    N_("Néphrologie"),
+    N_("Néphrologie pédiatrique"),
+    N_("Anatomopathologie"),
+    N_("Génétique"),
+    N_("Radiologie"),
+    N_("Immunologie"),
+    N_("Médecine interne"),
+    N_("Pédiatrie"),
+    N_("Urologie"),
+    N_("Transplantation"),
+    N_("Biologie"),
+    N_("Rhumatologie"),
+    N_("Hématologie"),
+    N_("Autre"),
 )
 
 
@@ -71,15 +72,15 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
     invite = None
     if invite_token:
         invite = invites.find_valid(session, token=invite_token)
-    last_name = clean_name(form.last_name, label="Nom", field="last_name")
-    first_name = clean_name(form.first_name, label="Prénom", field="first_name")
+    last_name = clean_name(form.last_name, label=_("Nom"), field="last_name")
+    first_name = clean_name(form.first_name, label=_("Prénom"), field="first_name")
     email = invite.email if invite is not None else normalize_email(form.email)
     phone = normalize_mobile(form.phone)
     if form.specialty not in SPECIALTIES:
-        raise InvalidInput("Choisissez votre spécialité dans la liste.", field="specialty")
+        raise InvalidInput(_("Choisissez votre spécialité dans la liste."), field="specialty")
     institution = clean_text(
         form.institution,
-        label="Établissement",
+        label=_("Établissement"),
         field="institution",
         max_length=200,
         required=True,
@@ -88,17 +89,19 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
     check_password_strength(form.password, email=email, names=(last_name, first_name))
     if form.password != form.password_confirm:
         raise InvalidInput(
-            "Les deux mots de passe saisis sont différents.", field="password_confirm"
+            _("Les deux mots de passe saisis sont différents."), field="password_confirm"
         )
     if not form.terms_accepted:
         raise InvalidInput(
-            "Vous devez accepter les conditions d'utilisation pour vous inscrire.", field="terms"
+            _("Vous devez accepter les conditions d'utilisation pour vous inscrire."), field="terms"
         )
     existing = session.exec(select(User).where(User.email == email)).first()
     if existing is not None:
         raise DuplicateEmail(
-            "Un compte existe déjà avec cette adresse e-mail. Utilisez « Mot de passe oublié » "
-            "sur la page de connexion si besoin.",
+            _(
+                "Un compte existe déjà avec cette adresse e-mail. Utilisez « Mot de passe oublié » "
+                "sur la page de connexion si besoin."
+            ),
             field="email",
         )
     now = utcnow()
@@ -129,17 +132,18 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
         invited=invite is not None,
     )
     settings = get_settings()
-    notify.send_email(
-        session,
-        deferred=True,  # a taken address answers in the same time (request_registration)
-        to=user.email,
-        subject=f"{settings.platform_name} : inscription reçue",
-        body=(
-            f"Bonjour {user.display_name},\n\nNous avons bien reçu votre demande d'inscription. "
-            "Un administrateur va la vérifier ; vous recevrez un e-mail dès qu'elle sera "
-            "validée.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(user)):
+        notify.send_email(
+            session,
+            deferred=True,  # a taken address answers in the same time (request_registration)
+            to=user.email,
+            subject=_("{platform} : inscription reçue").format(platform=settings.platform_name),
+            body=_(
+                "Bonjour {name},\n\nNous avons bien reçu votre demande d'inscription. "
+                "Un administrateur va la vérifier ; vous recevrez un e-mail dès qu'elle sera "
+                "validée.\n"
+            ).format(name=user.display_name),
+        )
     session.commit()
     return user
 
@@ -162,18 +166,21 @@ def request_registration(
     hash_password(form.password)  # the time a new account costs
     existing = session.exec(select(User).where(User.email == email)).one()
     settings = get_settings()
-    notify.send_email(
-        session,
-        deferred=True,
-        to=existing.email,
-        subject=f"{settings.platform_name} : demande d'inscription avec votre adresse",
-        body=(
-            f"Bonjour {existing.display_name},\n\nUne demande d'inscription vient d'être faite "
-            "avec votre adresse e-mail, qui a déjà un compte. Si c'est vous, connectez-vous, ou "
-            "utilisez « Mot de passe oublié » sur la page de connexion. Sinon, ignorez ce "
-            "message : rien n'a été modifié.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(existing)):
+        notify.send_email(
+            session,
+            deferred=True,
+            to=existing.email,
+            subject=_("{platform} : demande d'inscription avec votre adresse").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\nUne demande d'inscription vient d'être faite "
+                "avec votre adresse e-mail, qui a déjà un compte. Si c'est vous, connectez-vous, "
+                "ou utilisez « Mot de passe oublié » sur la page de connexion. Sinon, ignorez ce "
+                "message : rien n'a été modifié.\n"
+            ).format(name=existing.display_name),
+        )
     audit.record(
         session,
         "account.registration_duplicate",
@@ -188,7 +195,7 @@ def request_registration(
 def _get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("Compte introuvable.")
+        raise NotFound(_("Compte introuvable."))
     return user
 
 
@@ -219,7 +226,7 @@ def approve(session: Session, *, actor: User, user_id: int) -> User:
     require_admin(actor)
     user = _get_user(session, user_id)
     if user.status != UserStatus.pending:
-        raise Conflict("Ce compte n'est plus en attente de validation.")
+        raise Conflict(_("Ce compte n'est plus en attente de validation."))
     user.status = UserStatus.active
     user.validated_at = utcnow()
     user.validated_by_id = actor.id
@@ -229,16 +236,19 @@ def approve(session: Session, *, actor: User, user_id: int) -> User:
         session, "account.approved", actor_id=actor.id, target_type="user", target_id=user.id
     )
     settings = get_settings()
-    notify.send_email(
-        session,
-        to=user.email,
-        subject=f"{settings.platform_name} : votre inscription est validée",
-        body=(
-            f"Bonjour {user.display_name},\n\nVotre inscription a été validée. Vous pouvez "
-            f"vous connecter : {settings.base_url.rstrip('/')}/\n\nÀ chaque connexion, un code "
-            "à 6 chiffres vous sera envoyé par SMS.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(user)):
+        notify.send_email(
+            session,
+            to=user.email,
+            subject=_("{platform} : votre inscription est validée").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\nVotre inscription a été validée. Vous pouvez "
+                "vous connecter : {link}\n\nÀ chaque connexion, un code "
+                "à 6 chiffres vous sera envoyé par SMS.\n"
+            ).format(name=user.display_name, link=f"{settings.base_url.rstrip('/')}/"),
+        )
     session.commit()
     return user
 
@@ -247,7 +257,7 @@ def reject(session: Session, *, actor: User, user_id: int, reason: str) -> User:
     require_admin(actor)
     reason = clean_text(
         reason,
-        label="Motif du refus",
+        label=_("Motif du refus"),
         field="reason",
         max_length=1000,
         required=True,
@@ -255,7 +265,7 @@ def reject(session: Session, *, actor: User, user_id: int, reason: str) -> User:
     )
     user = _get_user(session, user_id)
     if user.status != UserStatus.pending:
-        raise Conflict("Ce compte n'est plus en attente de validation.")
+        raise Conflict(_("Ce compte n'est plus en attente de validation."))
     user.status = UserStatus.rejected
     user.rejection_reason = reason
     user.validated_at = utcnow()
@@ -265,16 +275,19 @@ def reject(session: Session, *, actor: User, user_id: int, reason: str) -> User:
         session, "account.rejected", actor_id=actor.id, target_type="user", target_id=user.id
     )
     settings = get_settings()
-    notify.send_email(
-        session,
-        to=user.email,
-        subject=f"{settings.platform_name} : votre demande d'inscription",
-        body=(
-            f"Bonjour {user.display_name},\n\nVotre demande d'inscription n'a pas été acceptée."
-            f"\n\nMotif : {reason}\n\nSi vous pensez qu'il s'agit d'une erreur, répondez au "
-            "support de la plateforme.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(user)):
+        notify.send_email(
+            session,
+            to=user.email,
+            subject=_("{platform} : votre demande d'inscription").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\nVotre demande d'inscription n'a pas été acceptée."
+                "\n\nMotif : {reason}\n\nSi vous pensez qu'il s'agit d'une erreur, répondez au "
+                "support de la plateforme.\n"
+            ).format(name=user.display_name, reason=reason),
+        )
     session.commit()
     return user
 
@@ -324,10 +337,10 @@ def disable(session: Session, *, actor: User, user_id: int) -> User:
     """Disable an account: it cannot sign in, and every open session ends now."""
     require_admin(actor)
     if user_id == actor.id:
-        raise PermissionDenied("Vous ne pouvez pas désactiver votre propre compte.")
+        raise PermissionDenied(_("Vous ne pouvez pas désactiver votre propre compte."))
     user = _get_user(session, user_id)
     if user.status != UserStatus.active:
-        raise Conflict("Seul un compte actif peut être désactivé.")
+        raise Conflict(_("Seul un compte actif peut être désactivé."))
     user.status = UserStatus.disabled
     revoke_all_sessions(session, user_id, reason="account_disabled")
     session.add(user)
@@ -342,7 +355,7 @@ def reactivate(session: Session, *, actor: User, user_id: int) -> User:
     require_admin(actor)
     user = _get_user(session, user_id)
     if user.status != UserStatus.disabled:
-        raise Conflict("Seul un compte désactivé peut être réactivé.")
+        raise Conflict(_("Seul un compte désactivé peut être réactivé."))
     user.status = UserStatus.active
     user.failed_attempts = 0
     user.locked_until = None
@@ -399,10 +412,10 @@ def update_profile(
     """What one may change on one's own account without a code (name and email: by admins)."""
     require_active(actor)
     if specialty not in SPECIALTIES:
-        raise InvalidInput("Choisissez votre spécialité dans la liste.", field="specialty")
+        raise InvalidInput(_("Choisissez votre spécialité dans la liste."), field="specialty")
     actor.specialty = specialty
     actor.institution = clean_text(
-        institution, label="Établissement", field="institution", max_length=200, required=True
+        institution, label=_("Établissement"), field="institution", max_length=200, required=True
     )
     actor.rpps = normalize_rpps(rpps)
     session.add(actor)

@@ -17,10 +17,11 @@ from rcp.cases import editable_case, visible_case
 from rcp.config import get_settings
 from rcp.errors import InvalidInput, NotFound
 from rcp.files import FileStore, Refusal, expand_upload, format_megabytes
+from rcp.i18n import N_, _, ngettext
 from rcp.models import Attachment, AttachmentKind, Case, User
 
 MB = 1024 * 1024
-FILE_NOT_FOUND = "Fichier introuvable, ou vous n'avez pas accès à ce fichier."
+FILE_NOT_FOUND = N_("Fichier introuvable, ou vous n'avez pas accès à ce fichier.")
 
 
 def store() -> FileStore:
@@ -96,9 +97,13 @@ def add_upload(
     added = sum(item.size for item in items)
     if used + added > settings.max_case_mb * MB:
         raise InvalidInput(
-            f"Ce fichier dépasserait la taille totale autorisée pour un cas "
-            f"({format_megabytes(settings.max_case_mb * MB)} ; déjà utilisés : "
-            f"{format_megabytes(used)})."
+            _(
+                "Ce fichier dépasserait la taille totale autorisée pour un "
+                "cas ({limit} ; déjà utilisés : {used})."
+            ).format(
+                limit=format_megabytes(settings.max_case_mb * MB),
+                used=format_megabytes(used),
+            )
         )
     blobs = store().put_many([item.data for item in items])
     rows = []
@@ -145,12 +150,12 @@ def list_attachments(session: Session, *, actor: User, case_id: int) -> list[Att
 def _attachment(session: Session, actor: User, attachment_id: int) -> tuple[Attachment, Case]:
     row = session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound(FILE_NOT_FOUND)
+        raise NotFound(_(FILE_NOT_FOUND))
     try:
         case = visible_case(session, actor, row.case_id)
     except NotFound:
         # The same answer for "does not exist" and "not yours": ids reveal nothing.
-        raise NotFound(FILE_NOT_FOUND) from None
+        raise NotFound(_(FILE_NOT_FOUND)) from None
     return row, case
 
 
@@ -161,7 +166,9 @@ def open_attachment(
     row, case = _attachment(session, actor, attachment_id)
     path = store().path(row.sha256)
     if not path.is_file():
-        raise NotFound("Le fichier n'est plus disponible sur le serveur. Prévenez l'assistant(e).")
+        raise NotFound(
+            _("Le fichier n'est plus disponible sur le serveur. Prévenez l'assistant(e).")
+        )
     audit.record(
         session,
         "file.downloaded",
@@ -209,7 +216,7 @@ def remove(session: Session, *, actor: User, attachment_id: int) -> None:
     """Detach a file from a case (the stored blob goes when nothing references it)."""
     row = session.get(Attachment, attachment_id)
     if row is None:
-        raise NotFound("Fichier introuvable.")
+        raise NotFound(_("Fichier introuvable."))
     editable_case(session, actor, row.case_id)
     case_id = row.case_id
     session.delete(row)
@@ -250,10 +257,10 @@ def view_image(
     """A PNG/JPEG attachment shown in a page (audited once per viewer and day)."""
     row, case = _attachment(session, actor, attachment_id)
     if row.kind != AttachmentKind.image:
-        raise NotFound(FILE_NOT_FOUND)
+        raise NotFound(_(FILE_NOT_FOUND))
     path = store().path(row.sha256)
     if not path.is_file():
-        raise NotFound(FILE_NOT_FOUND)
+        raise NotFound(_(FILE_NOT_FOUND))
     _audit_view_once(session, actor, row, case, viewer)
     return row, path
 
@@ -268,10 +275,10 @@ def view_dicom(
     """
     row, case = _attachment(session, actor, attachment_id)
     if row.kind != AttachmentKind.dicom:
-        raise NotFound(FILE_NOT_FOUND)
+        raise NotFound(_(FILE_NOT_FOUND))
     path = store().path(row.sha256)
     if not path.is_file():
-        raise NotFound(FILE_NOT_FOUND)
+        raise NotFound(_(FILE_NOT_FOUND))
     _audit_view_once(session, actor, row, case, viewer)
     return row, path
 
@@ -359,12 +366,17 @@ class IdentityWarning:
         """« scanner.dcm » (et 11 autres fichiers) : nom (en-tête « X », dossier « Y »), …"""
         others = len(self.names) - 1
         who = f"« {self.names[0]} »" + (
-            f" (et {others} autre{'s' if others > 1 else ''} fichier{'s' if others > 1 else ''}"
-            " de même en-tête)"
+            ngettext(
+                " (et {count} autre fichier de même en-tête)",
+                " (et {count} autres fichiers de même en-tête)",
+                others,
+            ).format(count=others)
             if others
             else ""
         )
-        return f"{who} : {dicom.describe_differences(self.differences)}."
+        return _("{files} : {differences}.").format(
+            files=who, differences=dicom.describe_differences(self.differences)
+        )
 
 
 def identity_differences(case: Case, summary: dict[str, Any] | None) -> list:

@@ -24,6 +24,7 @@ from rcp import audit, directory, meeting_live, meetings
 from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.errors import Conflict, NotFound, PermissionDenied
+from rcp.i18n import _
 from rcp.models import Attendance, Meeting, User, utcnow
 from rcp.permissions import is_coordinator, require_active
 
@@ -61,12 +62,18 @@ def check_can_join(session: Session, *, actor: User, meeting_id: int) -> Meeting
     current = meeting_live.phase(meeting)
     if current == meeting_live.Phase.before:
         raise Conflict(
-            "La salle de visioconférence n'est pas encore ouverte : elle ouvrira le "
-            f"{format_datetime(meeting_live.opens_at(meeting))} (heure de Paris), "
-            f"{get_settings().room_open_minutes_before} minutes avant le début de la séance."
+            _(
+                "La salle de visioconférence n'est pas encore ouverte : elle "
+                "ouvrira le {when} (heure de Paris), "
+                "{minutes} minutes avant le début de la "
+                "séance."
+            ).format(
+                when=format_datetime(meeting_live.opens_at(meeting)),
+                minutes=get_settings().room_open_minutes_before,
+            )
         )
     if current == meeting_live.Phase.closed:
-        raise Conflict("Cette séance est terminée : la salle de visioconférence est fermée.")
+        raise Conflict(_("Cette séance est terminée : la salle de visioconférence est fermée."))
     meeting_live.require_live(meeting)  # cancelled
     return meeting
 
@@ -268,7 +275,10 @@ def _coordinated_live(session: Session, actor: User, meeting_id: int) -> Meeting
     room = meeting_live.access(session, actor=actor, meeting_id=meeting_id)
     if not room.is_coordinator:
         raise PermissionDenied(
-            "Seuls l'assistant(e) et les médecins référents de la RCP décident du partage d'écran."
+            _(
+                "Seuls l'assistant(e) et les médecins référents de la RCP décident du partage "
+                "d'écran."
+            )
         )
     meeting_live.require_live(room.meeting)
     return room.meeting
@@ -282,8 +292,10 @@ def grant_screen(session: Session, *, actor: User, meeting_id: int, user_id: int
     meeting = _coordinated_live(session, actor, meeting_id)
     if user_id not in _present_ids(session, meeting.id):  # type: ignore[arg-type]
         raise Conflict(
-            "Ce médecin n'est pas dans la salle de visioconférence : le partage d'écran ne "
-            "peut être donné qu'à un participant présent."
+            _(
+                "Ce médecin n'est pas dans la salle de visioconférence : le partage d'écran ne "
+                "peut être donné qu'à un participant présent."
+            )
         )
     previous = meeting.presenter_id
     if previous == user_id:

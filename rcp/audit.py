@@ -307,7 +307,7 @@ def _paris_bound(day: date, *, end: bool) -> datetime:
 
 def _filtered(session: Session, spec: AuditFilter, *, count_only: bool = False) -> Any:
     if spec.since and spec.until and spec.until < spec.since:
-        raise InvalidInput("La date de fin est avant la date de début.", field="until")
+        raise InvalidInput(_("La date de fin est avant la date de début."), field="until")
     who = spec.user.strip().casefold()
     if count_only and not who:
         # Counting needs no actor: without the join SQLite counts an index (3x faster).
@@ -345,7 +345,7 @@ def _row(event: AuditEvent, user: User | None) -> AuditRow:
         created_at=event.created_at,
         action=event.action,
         actor_id=event.actor_id,
-        actor=f"{user.full_name} <{user.email}>" if user else "système",
+        actor=f"{user.full_name} <{user.email}>" if user else _("système"),
         target_type=event.target_type,
         target_id=event.target_id,
         details=dict(event.details or {}),
@@ -537,7 +537,7 @@ def case_readers(session: Session, *, actor: User, case_id: int) -> list[CaseRea
     case = session.get(Case, case_id)
     meeting = session.get(Meeting, case.meeting_id) if case else None
     if case is None or meeting is None:
-        raise NotFound("Cas introuvable.")
+        raise NotFound(_("Cas introuvable."))
     require_coordinator(session, actor, meeting.rcp_id)
     return _readers_by_case(session, [case_id])[case_id]
 

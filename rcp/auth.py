@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pyotp
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, notify
+from rcp import audit, i18n, notify
 from rcp.config import get_settings
 from rcp.errors import (
     AccountLocked,
@@ -18,6 +18,7 @@ from rcp.errors import (
     PermissionDenied,
     RateLimited,
 )
+from rcp.i18n import N_, _
 from rcp.models import (
     AuditEvent,
     KnownBrowser,
@@ -42,8 +43,8 @@ from rcp.security import (
 )
 from rcp.validation import check_password_strength, mask_phone, normalize_email, normalize_mobile
 
-GENERIC_FAILURE = "Adresse e-mail ou mot de passe incorrect."
-WRONG_CODE = "Code incorrect. Vérifiez le dernier code reçu et réessayez."
+GENERIC_FAILURE = N_("Adresse e-mail ou mot de passe incorrect.")
+WRONG_CODE = N_("Code incorrect. Vérifiez le dernier code reçu et réessayez.")
 # Touching last_seen_at on every rerun would write on every click; a minute is precise enough
 # for a 30-minute idle limit.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -168,18 +169,18 @@ def _register_failure(
 def _lock_message(holder: LockHolder | None = None) -> str:
     minutes = get_settings().lockout_minutes
     if isinstance(holder, KnownBrowser):
-        return (
+        return _(
             "Trop de tentatives infructueuses depuis ce navigateur : par sécurité, la connexion "
-            f"y est bloquée pendant {minutes} minutes. Réessayez plus tard ou contactez le "
+            "y est bloquée pendant {minutes} minutes. Réessayez plus tard ou contactez le "
             "support."
-        )
-    return (
+        ).format(minutes=minutes)
+    return _(
         "Trop de tentatives infructueuses : par sécurité, la connexion à ce compte depuis un "
-        f"navigateur inconnu est bloquée pendant {minutes} minutes. Depuis un navigateur où "
+        "navigateur inconnu est bloquée pendant {minutes} minutes. Depuis un navigateur où "
         "vous vous êtes déjà connecté (votre poste habituel), la connexion reste possible. "
         "Sinon, réessayez plus tard, ou demandez un lien par « Mot de passe oublié ? » : ouvert "
         "dans ce navigateur, il le débloque."
-    )
+    ).format(minutes=minutes)
 
 
 def _sms_quota_check(session: Session, user: User, now: datetime) -> None:
@@ -192,12 +193,15 @@ def _sms_quota_check(session: Session, user: User, now: datetime) -> None:
     ).one()
     if sent >= settings.max_codes_per_window:
         raise RateLimited(
-            f"Trop de codes envoyés : attendez {settings.code_window_minutes} minutes avant "
-            "d'en demander un nouveau."
+            _(
+                "Trop de codes envoyés : attendez {minutes} minutes avant d'en demander un nouveau."
+            ).format(minutes=settings.code_window_minutes)
         )
 
 
-def _send_code(session: Session, challenge: OtpChallenge, phone: str, now: datetime) -> None:
+def _send_code(
+    session: Session, challenge: OtpChallenge, phone: str, now: datetime, *, user: User
+) -> None:
     settings = get_settings()
     code = new_code()
     assert challenge.id is not None
@@ -206,9 +210,11 @@ def _send_code(session: Session, challenge: OtpChallenge, phone: str, now: datet
     challenge.send_count += 1
     challenge.expires_at = now + timedelta(minutes=settings.sms_code_ttl_minutes)
     challenge.attempts = 0
-    body = settings.sms_body_template.format(
-        code=code, platform=settings.platform_name, minutes=settings.sms_code_ttl_minutes
-    )
+    # The default template is in the catalogue; one an operator wrote is sent as written.
+    with i18n.using(i18n.recipient_language(user)):
+        body = _(settings.sms_body_template).format(
+            code=code, platform=settings.platform_name, minutes=settings.sms_code_ttl_minutes
+        )
     notify.send_sms(session, to=phone, body=body)
 
 
@@ -226,7 +232,7 @@ def _step(challenge: OtpChallenge, user: User) -> SignInStep:
 def _check_code_format(code: str) -> str:
     cleaned = "".join((code or "").split())
     if not (len(cleaned) == 6 and cleaned.isdigit()):
-        raise InvalidInput("Le code comporte 6 chiffres.", field="code")
+        raise InvalidInput(_("Le code comporte 6 chiffres."), field="code")
     return cleaned
 
 
@@ -277,8 +283,10 @@ def _throttle_address(session: Session, ip_address: str, now: datetime) -> None:
         audit.record(session, "auth.address_throttled", actor_id=None, ip_address=ip_address)
         session.commit()
         raise RateLimited(
-            "Trop de tentatives de connexion infructueuses depuis votre réseau : réessayez "
-            f"dans {settings.lockout_minutes} minutes, ou contactez le support."
+            _(
+                "Trop de tentatives de connexion infructueuses depuis votre réseau : réessayez "
+                "dans {minutes} minutes, ou contactez le support."
+            ).format(minutes=settings.lockout_minutes)
         )
 
 
@@ -311,7 +319,7 @@ def begin_sign_in(
             session, "auth.sign_in_failed", actor_id=None, ip_address=ip_address, ip=ip_address
         )
         session.commit()
-        raise AuthFailed(GENERIC_FAILURE) from None
+        raise AuthFailed(_(GENERIC_FAILURE)) from None
     user = _find_user_by_email(session, email)
     known = _known_browser(session, user, browser_key) if user is not None else None
     if known is None:
@@ -343,7 +351,7 @@ def begin_sign_in(
         session.commit()
         if failures + 1 >= settings.max_failures:
             raise AccountLocked(_lock_message())
-        raise AuthFailed(GENERIC_FAILURE)
+        raise AuthFailed(_(GENERIC_FAILURE))
     holder: LockHolder = known if known is not None else user
     if _is_locked(holder, now):
         audit.record(
@@ -370,21 +378,29 @@ def begin_sign_in(
         )
         if locked:
             raise AccountLocked(_lock_message(holder))
-        raise AuthFailed(GENERIC_FAILURE)
+        raise AuthFailed(_(GENERIC_FAILURE))
     if user.status == UserStatus.pending:
         raise AccountNotActive(
-            "Votre inscription est en attente de validation par un administrateur. Vous "
-            "recevrez un e-mail dès qu'elle sera validée."
+            _(
+                "Votre inscription est en attente de validation par un administrateur. Vous "
+                "recevrez un e-mail dès qu'elle sera validée."
+            )
         )
     if user.status == UserStatus.rejected:
-        reason = f" Motif : {user.rejection_reason}" if user.rejection_reason else ""
+        reason = (
+            _(" Motif : {reason}").format(reason=user.rejection_reason)
+            if user.rejection_reason
+            else ""
+        )
         raise AccountNotActive(
-            f"Votre demande d'inscription a été refusée.{reason} Contactez le support si vous "
-            "pensez qu'il s'agit d'une erreur."
+            _(
+                "Votre demande d'inscription a été refusée.{reason} Contactez le support si vous "
+                "pensez qu'il s'agit d'une erreur."
+            ).format(reason=reason)
         )
     if user.status == UserStatus.disabled:
         raise AccountNotActive(
-            "Votre compte est désactivé. Contactez un administrateur de la plateforme."
+            _("Votre compte est désactivé. Contactez un administrateur de la plateforme.")
         )
     channel = OtpChannel.totp if user.totp_secret else OtpChannel.sms
     challenge = OtpChallenge(
@@ -400,7 +416,7 @@ def begin_sign_in(
     session.add(challenge)
     session.flush()
     if channel == OtpChannel.sms:
-        _send_code(session, challenge, user.phone, now)
+        _send_code(session, challenge, user.phone, now, user=user)
     audit.record(
         session,
         "auth.password_ok",
@@ -419,7 +435,7 @@ def _open_challenge(session: Session, challenge_id: int, purpose: OtpPurpose) ->
     # pass (SQLite serialises transactions already; the clause is not emitted there).
     challenge = session.get(OtpChallenge, challenge_id, with_for_update=True)
     if challenge is None or challenge.purpose != purpose or challenge.used_at is not None:
-        raise AuthFailed("Cette demande de code n'est plus valable. Recommencez la connexion.")
+        raise AuthFailed(_("Cette demande de code n'est plus valable. Recommencez la connexion."))
     return challenge
 
 
@@ -437,12 +453,14 @@ def resend_code(session: Session, *, challenge_id: int, browser_key: str = "") -
         wait = settings.code_resend_seconds - (now - challenge.sent_at).total_seconds()
         if wait > 0:
             raise RateLimited(
-                f"Un code vient d'être envoyé. Patientez {int(wait) + 1} secondes avant d'en "
-                "demander un autre."
+                _(
+                    "Un code vient d'être envoyé. Patientez {seconds} secondes avant d'en "
+                    "demander un autre."
+                ).format(seconds=int(wait) + 1)
             )
     _sms_quota_check(session, user, now)
     challenge.channel = OtpChannel.sms
-    _send_code(session, challenge, challenge.target_phone or user.phone, now)
+    _send_code(session, challenge, challenge.target_phone or user.phone, now, user=user)
     session.add(challenge)
     audit.record(
         session, "auth.code_resent", actor_id=user.id, target_type="user", target_id=user.id
@@ -468,7 +486,7 @@ def _check_challenge_code(
         raise AccountLocked(_lock_message(holder))
     code = _check_code_format(code)
     if challenge.channel == OtpChannel.sms and challenge.expires_at <= now:
-        raise AuthFailed("Ce code a expiré. Demandez un nouveau code avec « Renvoyer le code ».")
+        raise AuthFailed(_("Ce code a expiré. Demandez un nouveau code avec « Renvoyer le code »."))
     if challenge.channel == OtpChannel.totp:
         ok = _verify_totp(user, code, now)
     else:
@@ -483,7 +501,7 @@ def _check_challenge_code(
             session, user, "auth.code_failed", now, holder=holder, purpose=str(challenge.purpose)
         ):
             raise AccountLocked(_lock_message(holder))
-        raise AuthFailed(WRONG_CODE)
+        raise AuthFailed(_(WRONG_CODE))
 
 
 def _handoff_hash(handoff: str, browser_key: str) -> str:
@@ -509,7 +527,7 @@ def verify_sign_in_code(
     known = _known_browser(session, user, browser_key)
     _check_challenge_code(session, challenge, user, code, now, known)
     if user.status != UserStatus.active:
-        raise AccountNotActive("Votre compte n'est pas actif.")
+        raise AccountNotActive(_("Votre compte n'est pas actif."))
     handoff = new_token()
     challenge.used_at = now
     challenge.handoff_hash = _handoff_hash(handoff, browser_key)
@@ -556,10 +574,10 @@ def complete_sign_in(
         or challenge.handoff_expires_at is None
         or challenge.handoff_expires_at <= now
     ):
-        raise AuthFailed("Ce lien de connexion n'est plus valable. Connectez-vous à nouveau.")
+        raise AuthFailed(_("Ce lien de connexion n'est plus valable. Connectez-vous à nouveau."))
     user = session.get(User, challenge.user_id)
     if user is None or user.status != UserStatus.active:
-        raise AuthFailed("Votre compte n'est pas actif.")
+        raise AuthFailed(_("Votre compte n'est pas actif."))
     challenge.handoff_used_at = now
     token = new_token()
     login = LoginSession(
@@ -663,7 +681,7 @@ def list_sessions(
     require_active(actor)
     user_id = actor.id if user_id is None else user_id
     if user_id != actor.id and not is_admin(actor):
-        raise PermissionDenied("Vous ne pouvez voir que vos propres sessions.")
+        raise PermissionDenied(_("Vous ne pouvez voir que vos propres sessions."))
     now = _now()
     idle_limit = now - timedelta(minutes=get_settings().session_idle_minutes)
     return list(
@@ -685,7 +703,7 @@ def end_session(session: Session, *, actor: User, login_session_id: int) -> None
     require_active(actor)
     login = session.get(LoginSession, login_session_id)
     if login is None or (login.user_id != actor.id and not is_admin(actor)):
-        raise NotFound("Session introuvable.")
+        raise NotFound(_("Session introuvable."))
     if login.revoked_at is None:
         login.revoked_at = _now()
         login.revoked_reason = "ended_by_user" if login.user_id == actor.id else "ended_by_admin"
@@ -727,7 +745,7 @@ def end_all_sessions(session: Session, *, actor: User, user_id: int) -> int:
     require_active(actor)
     if user_id != actor.id and not is_admin(actor):
         raise PermissionDenied(
-            "Seul un administrateur peut mettre fin aux sessions d'un autre compte."
+            _("Seul un administrateur peut mettre fin aux sessions d'un autre compte.")
         )
     count = revoke_all_sessions(
         session, user_id, reason="ended_by_admin" if user_id != actor.id else "ended_by_user"
@@ -782,21 +800,25 @@ def request_password_reset(session: Session, *, email: str, ip_address: str = ""
             expires_at=now + timedelta(minutes=settings.reset_token_ttl_minutes),
         )
     )
+    # i18n: exempt (a URL)
     link = f"{settings.base_url.rstrip('/')}/mot-de-passe-oublie?token={token}"
-    notify.send_email(
-        session,
-        deferred=True,  # the answer must not take longer for a known address
-        to=user.email,
-        subject=f"{settings.platform_name} : réinitialisation de votre mot de passe",
-        body=(
-            f"Bonjour {user.display_name},\n\n"
-            "Une réinitialisation du mot de passe de votre compte a été demandée. Pour choisir "
-            f"un nouveau mot de passe, ouvrez ce lien (valable {settings.reset_token_ttl_minutes} "
-            f"minutes, utilisable une seule fois) :\n\n{link}\n\n"
-            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de "
-            "passe actuel reste valable.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(user)):
+        notify.send_email(
+            session,
+            deferred=True,  # the answer must not take longer for a known address
+            to=user.email,
+            subject=_("{platform} : réinitialisation de votre mot de passe").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\n"
+                "Une réinitialisation du mot de passe de votre compte a été demandée. Pour "
+                "choisir un nouveau mot de passe, ouvrez ce lien (valable {minutes} minutes, "
+                "utilisable une seule fois) :\n\n{link}\n\n"
+                "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot "
+                "de passe actuel reste valable.\n"
+            ).format(name=user.display_name, minutes=settings.reset_token_ttl_minutes, link=link),
+        )
     audit.record(
         session,
         "auth.reset_requested",
@@ -816,8 +838,10 @@ def _valid_reset_token(session: Session, token: str) -> PasswordResetToken:
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= _now():
         raise AuthFailed(
-            "Ce lien de réinitialisation n'est plus valable (il a expiré ou a déjà servi). "
-            "Faites une nouvelle demande."
+            _(
+                "Ce lien de réinitialisation n'est plus valable (il a expiré ou a déjà servi). "
+                "Faites une nouvelle demande."
+            )
         )
     return row
 
@@ -855,16 +879,19 @@ def reset_password(
 
 def _password_changed_notice(session: Session, user: User) -> None:
     settings = get_settings()
-    notify.send_email(
-        session,
-        to=user.email,
-        subject=f"{settings.platform_name} : votre mot de passe a été modifié",
-        body=(
-            f"Bonjour {user.display_name},\n\nLe mot de passe de votre compte vient d'être "
-            "modifié. Si vous n'êtes pas à l'origine de ce changement, contactez immédiatement "
-            "le support.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(user)):
+        notify.send_email(
+            session,
+            to=user.email,
+            subject=_("{platform} : votre mot de passe a été modifié").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\nLe mot de passe de votre compte vient d'être "
+                "modifié. Si vous n'êtes pas à l'origine de ce changement, contactez "
+                "immédiatement le support.\n"
+            ).format(name=user.display_name),
+        )
 
 
 def change_password(
@@ -878,10 +905,10 @@ def change_password(
     """Change one's password; other sessions end (the one in use is kept)."""
     require_active(actor)
     if not verify_password(actor.password_hash, current_password):
-        raise InvalidInput("Le mot de passe actuel est incorrect.", field="current_password")
+        raise InvalidInput(_("Le mot de passe actuel est incorrect."), field="current_password")
     if current_password == new_password:
         raise InvalidInput(
-            "Le nouveau mot de passe doit être différent de l'actuel.", field="new_password"
+            _("Le nouveau mot de passe doit être différent de l'actuel."), field="new_password"
         )
     check_password_strength(
         new_password,
@@ -915,10 +942,10 @@ def request_phone_change(
     """Send a code to the new mobile number; the change applies once the code is entered."""
     require_active(actor)
     if not verify_password(actor.password_hash, password):
-        raise InvalidInput("Le mot de passe est incorrect.", field="password")
+        raise InvalidInput(_("Le mot de passe est incorrect."), field="password")
     phone = normalize_mobile(new_phone)
     if phone == actor.phone:
-        raise InvalidInput("C'est déjà votre numéro actuel.", field="phone")
+        raise InvalidInput(_("C'est déjà votre numéro actuel."), field="phone")
     now = _now()
     _sms_quota_check(session, actor, now)
     challenge = OtpChallenge(
@@ -930,7 +957,7 @@ def request_phone_change(
     )
     session.add(challenge)
     session.flush()
-    _send_code(session, challenge, phone, now)
+    _send_code(session, challenge, phone, now, user=actor)
     session.commit()
     return _step(challenge, actor)
 
@@ -940,7 +967,7 @@ def confirm_phone_change(session: Session, *, actor: User, challenge_id: int, co
     now = _now()
     challenge = _open_challenge(session, challenge_id, OtpPurpose.phone_change)
     if challenge.user_id != actor.id or not challenge.target_phone:
-        raise NotFound("Demande introuvable.")
+        raise NotFound(_("Demande introuvable."))
     _check_challenge_code(session, challenge, actor, code, now)
     old = actor.phone
     actor.phone = challenge.target_phone
@@ -957,16 +984,19 @@ def confirm_phone_change(session: Session, *, actor: User, challenge_id: int, co
         new=mask_phone(actor.phone),
     )
     settings = get_settings()
-    notify.send_email(
-        session,
-        to=actor.email,
-        subject=f"{settings.platform_name} : numéro de portable modifié",
-        body=(
-            f"Bonjour {actor.display_name},\n\nLe numéro de portable de votre compte est "
-            f"désormais {mask_phone(actor.phone)}. Si vous n'êtes pas à l'origine de ce "
-            "changement, contactez immédiatement le support.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(actor)):
+        notify.send_email(
+            session,
+            to=actor.email,
+            subject=_("{platform} : numéro de portable modifié").format(
+                platform=settings.platform_name
+            ),
+            body=_(
+                "Bonjour {name},\n\nLe numéro de portable de votre compte est "
+                "désormais {phone}. Si vous n'êtes pas à l'origine de ce "
+                "changement, contactez immédiatement le support.\n"
+            ).format(name=actor.display_name, phone=mask_phone(actor.phone)),
+        )
     session.commit()
 
 
@@ -989,12 +1019,14 @@ def confirm_totp_enrolment(session: Session, *, actor: User, code: str) -> None:
     """Finish enrolment with a first code from the app, proving it was set up correctly."""
     require_active(actor)
     if not actor.totp_pending_secret:
-        raise InvalidInput("Commencez par afficher le QR code.", field="code")
+        raise InvalidInput(_("Commencez par afficher le QR code."), field="code")
     code = _check_code_format(code)
     if not pyotp.TOTP(actor.totp_pending_secret).verify(code, valid_window=1):
         raise InvalidInput(
-            "Code incorrect. Vérifiez que l'heure de votre téléphone est juste et saisissez le "
-            "code affiché par l'application.",
+            _(
+                "Code incorrect. Vérifiez que l'heure de votre téléphone est juste et saisissez le "
+                "code affiché par l'application."
+            ),
             field="code",
         )
     actor.totp_secret = actor.totp_pending_secret
@@ -1010,7 +1042,7 @@ def confirm_totp_enrolment(session: Session, *, actor: User, code: str) -> None:
 def disable_totp(session: Session, *, actor: User, password: str) -> None:
     require_active(actor)
     if not verify_password(actor.password_hash, password):
-        raise InvalidInput("Le mot de passe est incorrect.", field="password")
+        raise InvalidInput(_("Le mot de passe est incorrect."), field="password")
     actor.totp_secret = None
     actor.totp_pending_secret = None
     actor.totp_last_counter = None
@@ -1024,7 +1056,7 @@ def disable_totp(session: Session, *, actor: User, password: str) -> None:
 def demo_last_sms(session: Session, *, challenge_id: int) -> str | None:
     """Demo mode only: the last SMS sent for a pending challenge (there is no phone)."""
     if not get_settings().demo_mode:
-        raise PermissionDenied("Réservé à la plateforme de démonstration.")
+        raise PermissionDenied(_("Réservé à la plateforme de démonstration."))
     challenge = session.get(OtpChallenge, challenge_id)
     if challenge is None or challenge.used_at is not None or not challenge.target_phone:
         return None

@@ -52,6 +52,7 @@ _TEMP_PREFIX = ".tmp-"
 class BackupError(RcpError):
     """Raised when a backup cannot be made or restored; the message says why, in French."""
 
+    # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
     default_message = "La sauvegarde n'a pas pu être effectuée."
 
 
@@ -87,6 +88,7 @@ def _copy_verified(source: Path, target: Path, expected_sha256: str) -> None:
             os.fsync(out.fileno())
         if digest.hexdigest() != expected_sha256:
             raise BackupError(
+                # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
                 f"Le fichier {expected_sha256[:12]}… est altéré (empreinte différente) : "
                 "copie refusée."
             )
@@ -134,6 +136,7 @@ def _require_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise BackupError(
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"La commande « {name} » est introuvable : installez le client PostgreSQL "
             f"(paquet Debian postgresql-client, même version majeure que le serveur)."
         )
@@ -181,11 +184,14 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise BackupError(
+                # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
                 f"Aucun manifeste dans {folder} : ce n'est pas une sauvegarde."
             ) from exc
         except (OSError, ValueError) as exc:
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             raise BackupError(f"Le manifeste de {folder} est illisible.") from exc
         if data.get("format") != FORMAT:
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             raise BackupError(f"Format de sauvegarde inconnu : {data.get('format')!r}.")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -194,6 +200,7 @@ class Manifest:
 def _prepare_dest(dest: Path) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"La destination {dest} existe et n'est pas vide : choisissez un nouveau dossier."
         )
     dest.mkdir(parents=True, exist_ok=True)
@@ -238,6 +245,7 @@ def _backup_postgresql(engine: Engine, dest: Path) -> tuple[dict[str, int], set[
                 text=True,
             )
     if result.returncode != 0:
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError(f"pg_dump a échoué : {result.stderr.strip()[:500]}")
     return counts, referenced
 
@@ -261,6 +269,7 @@ def backup(dest: Path, *, engine: Engine | None = None, files_dir: Path | None =
         counts, referenced = _backup_postgresql(engine, dest)
         database_file = PG_FILE
     else:
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError(f"Base de données non prise en charge pour la sauvegarde : {backend}.")
 
     store = FileStore(files_dir)
@@ -273,6 +282,7 @@ def backup(dest: Path, *, engine: Engine | None = None, files_dir: Path | None =
         except BackupError:
             if sha in referenced:
                 raise
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             warnings.append(f"fichier non référencé altéré ignoré : {sha}")
             continue
         except FileNotFoundError:
@@ -281,6 +291,7 @@ def backup(dest: Path, *, engine: Engine | None = None, files_dir: Path | None =
     missing = sorted(referenced - set(files))
     if missing:
         raise BackupError(
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"{len(missing)} fichier(s) référencé(s) par la base manquent dans le stockage "
             f"(ex. {missing[0][:12]}…) : lancez « python -m rcp fsck » avant de sauvegarder."
         )
@@ -310,17 +321,22 @@ def verify(src: Path) -> Manifest:
     manifest = Manifest.load(src)
     database = src / manifest.database_file
     if not database.is_file():
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError(f"La copie de la base ({manifest.database_file}) manque.")
     if _sha256_file(database) != manifest.database_sha256:
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError("La copie de la base est altérée (empreinte différente du manifeste).")
     store = FileStore(src / FILES)
     for sha in manifest.files:
         if not store.exists(sha):
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             raise BackupError(f"Le fichier {sha[:12]}… manque dans la sauvegarde.")
         if not store.verify(sha):
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             raise BackupError(f"Le fichier {sha[:12]}… de la sauvegarde est altéré.")
     missing = set(manifest.referenced) - set(manifest.files)
     if missing:
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError("La sauvegarde ne contient pas tous les fichiers référencés.")
     return manifest
 
@@ -364,6 +380,7 @@ def _restore_postgresql(src: Path, engine: Engine) -> None:
         text=True,
     )
     if result.returncode != 0:
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         raise BackupError(f"pg_restore a échoué : {result.stderr.strip()[:500]}")
 
 
@@ -382,6 +399,7 @@ def restore(
     manifest = verify(src)
     if manifest.backend != engine.dialect.name:
         raise BackupError(
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Cette sauvegarde vient d'une base {manifest.backend} : elle ne peut pas être "
             f"restaurée dans une base {engine.dialect.name}."
         )
@@ -390,6 +408,7 @@ def restore(
         has_files = next(store.iter_blobs(), None) is not None
         if has_files or not _database_is_empty(engine):
             raise BackupError(
+                # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
                 "La base ou le dossier de fichiers cible n'est pas vide : relancez avec "
                 "--force pour le remplacer."
             )
@@ -407,6 +426,7 @@ def restore(
         counts = _row_counts(conn)
     if counts != manifest.tables:
         raise BackupError(
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             "Après restauration, le nombre de lignes ne correspond pas au manifeste : "
             f"{counts} au lieu de {manifest.tables}."
         )
@@ -441,23 +461,31 @@ class FsckReport:
 
     def lines(self) -> list[str]:
         out = [
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Fichiers stockés : {self.blobs} ; référencés par la base : {self.referenced}",
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Orphelins (non référencés) : {len(self.orphans)}",
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Manquants (référencés, absents) : {len(self.missing)}",
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Altérés (empreinte différente) : {len(self.corrupted)}",
+            # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
             f"Fichiers temporaires abandonnés : {len(self.stale_temp)}",
         ]
         out += [f"  orphelin {sha}" for sha in self.orphans]
         out += [f"  manquant {sha}" for sha in self.missing]
+        # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
         out += [f"  altéré {sha}" for sha in self.corrupted]
         out += [f"  temporaire {path}" for path in self.stale_temp]
         if self.young_orphans:
             out.append(
+                # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
                 f"Orphelins récents laissés en place (envoi peut-être en cours) : "
                 f"{len(self.young_orphans)}"
             )
         if self.removed_orphans or self.removed_temp:
             out.append(
+                # i18n: exempt (operator console: python -m rcp backup/restore/fsck)
                 f"Supprimés : {self.removed_orphans} orphelin(s), "
                 f"{self.removed_temp} fichier(s) temporaire(s)"
             )

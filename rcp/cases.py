@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 from rcp import audit, labs
 from rcp.dates import today_paris
 from rcp.errors import Conflict, FormErrors, InvalidInput, NotFound, PermissionDenied
+from rcp.i18n import N_, _
 from rcp.meetings import is_past, meeting_title
 from rcp.models import (
     Case,
@@ -27,29 +28,33 @@ from rcp.models import (
 from rcp.permissions import is_coordinator, membership, require_active
 from rcp.validation import check_birth_date, clean_name, clean_text
 
-SEX_LABELS = {Sex.female: "Féminin", Sex.male: "Masculin", Sex.other: "Autre / indéterminé"}
+SEX_LABELS = {
+    Sex.female: N_("Féminin"),
+    Sex.male: N_("Masculin"),
+    Sex.other: N_("Autre / indéterminé"),
+}
 STATUS_LABELS = {
-    CaseStatus.draft: "brouillon",
-    CaseStatus.submitted: "à discuter",
-    CaseStatus.withdrawn: "retiré",
-    CaseStatus.discussed: "discuté",
-    CaseStatus.validated: "avis validé",
-    CaseStatus.closed: "clos sans avis",
+    CaseStatus.draft: N_("brouillon"),
+    CaseStatus.submitted: N_("à discuter"),
+    CaseStatus.withdrawn: N_("retiré"),
+    CaseStatus.discussed: N_("discuté"),
+    CaseStatus.validated: N_("avis validé"),
+    CaseStatus.closed: N_("clos sans avis"),
 }
 LISTED = (CaseStatus.submitted, CaseStatus.discussed, CaseStatus.validated, CaseStatus.closed)
-CASE_NOT_FOUND = "Cas introuvable, ou vous n'avez pas accès à ce cas."
-INFORMED_REQUIRED = (
+CASE_NOT_FOUND = N_("Cas introuvable, ou vous n'avez pas accès à ce cas.")
+INFORMED_REQUIRED = N_(
     "La loi impose que le patient soit informé avant que son dossier soit discuté en RCP : "
     "cochez « Le patient est informé » pour enregistrer le cas."
 )
 TEXT_FIELDS: dict[str, tuple[str, int]] = {
-    "question": ("Question posée à la RCP", 5000),
-    "summary": ("Résumé clinique", 20000),
-    "history": ("Antécédents", 20000),
-    "treatments": ("Traitements en cours", 10000),
-    "histology": ("Histologie (biopsie)", 10000),
-    "genetics": ("Génétique", 10000),
-    "results": ("Autres résultats", 20000),
+    "question": (N_("Question posée à la RCP"), 5000),
+    "summary": (N_("Résumé clinique"), 20000),
+    "history": (N_("Antécédents"), 20000),
+    "treatments": (N_("Traitements en cours"), 10000),
+    "histology": (N_("Histologie (biopsie)"), 10000),
+    "genetics": (N_("Génétique"), 10000),
+    "results": (N_("Autres résultats"), 20000),
 }
 
 
@@ -85,12 +90,12 @@ def _clean_form(form: CaseForm) -> dict[str, Any]:
 
     def identity() -> None:
         values["patient_last_name"] = clean_name(
-            form.last_name, label="Nom du patient", field="last_name"
+            form.last_name, label=_("Nom du patient"), field="last_name"
         ).upper()
 
     def first_name() -> None:
         values["patient_first_name"] = clean_name(
-            form.first_name, label="Prénom du patient", field="first_name"
+            form.first_name, label=_("Prénom du patient"), field="first_name"
         )
 
     def birth_date() -> None:
@@ -98,12 +103,12 @@ def _clean_form(form: CaseForm) -> dict[str, Any]:
 
     def sex() -> None:
         if form.sex not in {s.value for s in Sex}:
-            raise InvalidInput("Indiquez le sexe du patient.", field="sex")
+            raise InvalidInput(_("Indiquez le sexe du patient."), field="sex")
         values["patient_sex"] = form.sex
 
     def informed() -> None:
         if not form.patient_informed:
-            raise InvalidInput(INFORMED_REQUIRED, field="patient_informed")
+            raise InvalidInput(_(INFORMED_REQUIRED), field="patient_informed")
 
     check("last_name", identity)
     check("first_name", first_name)
@@ -114,7 +119,7 @@ def _clean_form(form: CaseForm) -> dict[str, Any]:
 
         def text(name: str = name, label: str = label, limit: int = limit) -> None:
             values[name] = clean_text(
-                getattr(form, name), label=label, field=name, max_length=limit, multiline=True
+                getattr(form, name), label=_(label), field=name, max_length=limit, multiline=True
             )
 
         check(name, text)
@@ -125,7 +130,12 @@ def _clean_form(form: CaseForm) -> dict[str, Any]:
         try:
             value = labs.validate_lab_value(row.get("code"), row.get("value"), row.get("taken_on"))
         except InvalidInput as error:
-            errors.setdefault("labs", f"Résultats biologiques, ligne {number} : {error}")
+            errors.setdefault(
+                "labs",
+                _("Résultats biologiques, ligne {number} : {error}").format(
+                    number=number, error=error
+                ),
+            )
             continue
         cleaned_labs.append(
             {"code": value.code, "value": value.value, "taken_on": value.taken_on.isoformat()}
@@ -146,7 +156,7 @@ def _clean_form(form: CaseForm) -> dict[str, Any]:
 def _meeting(session: Session, meeting_id: int) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound("Séance introuvable.")
+        raise NotFound(_("Séance introuvable."))
     return meeting
 
 
@@ -185,7 +195,7 @@ def visible_case(session: Session, actor: User, case_id: int) -> Case:
     case = session.get(Case, case_id)
     # Same answer for "does not exist" and "not yours": ids must not reveal cases.
     if case is None or not can_view(session, actor, case):
-        raise NotFound(CASE_NOT_FOUND)
+        raise NotFound(_(CASE_NOT_FOUND))
     return case
 
 
@@ -194,42 +204,46 @@ def _may_submit_to(session: Session, actor: User, meeting: Meeting) -> tuple[boo
     coordinator = is_coordinator(session, actor, meeting.rcp_id)
     member = membership(session, actor, meeting.rcp_id) is not None
     if meeting.status == MeetingStatus.cancelled:
-        raise Conflict("Cette séance est annulée : on ne peut plus y soumettre de cas.")
+        raise Conflict(_("Cette séance est annulée : on ne peut plus y soumettre de cas."))
     if meeting.status == MeetingStatus.closed or is_past(meeting):
-        raise Conflict("Cette séance est terminée : on ne peut plus y soumettre de cas.")
+        raise Conflict(_("Cette séance est terminée : on ne peut plus y soumettre de cas."))
     if not (member or coordinator):
         raise PermissionDenied(
-            "Seuls les membres de la RCP peuvent y soumettre des cas. Demandez à en devenir "
-            "membre depuis la page de la RCP."
+            _(
+                "Seuls les membres de la RCP peuvent y soumettre des cas. Demandez à en devenir "
+                "membre depuis la page de la RCP."
+            )
         )
     late = utcnow() >= meeting.case_deadline
     if late and not coordinator:
         raise Conflict(
-            "La date limite de dépôt des cas pour cette séance est passée. Contactez "
-            "l'assistant(e) de la RCP : il ou elle peut encore ajouter un cas en retard."
+            _(
+                "La date limite de dépôt des cas pour cette séance est passée. Contactez "
+                "l'assistant(e) de la RCP : il ou elle peut encore ajouter un cas en retard."
+            )
         )
     return True, late
 
 
 def editable_case(session: Session, actor: User, case_id: int) -> tuple[Case, Meeting]:
     """The case if this actor may change it now (its submitter, before the deadline; a
-    coordinator for a late case), with a French reason otherwise."""
+    coordinator for a late case), with a reason otherwise."""
     require_active(actor)
     case = session.get(Case, case_id)
     if case is None or not can_view(session, actor, case):
-        raise NotFound(CASE_NOT_FOUND)
+        raise NotFound(_(CASE_NOT_FOUND))
     meeting = _meeting(session, case.meeting_id)
     if case.status in (CaseStatus.validated, CaseStatus.discussed):
-        raise Conflict("Ce cas a été discuté en RCP : il ne peut plus être modifié.")
+        raise Conflict(_("Ce cas a été discuté en RCP : il ne peut plus être modifié."))
     if case.status == CaseStatus.withdrawn:
-        raise Conflict("Ce cas a été retiré.")
+        raise Conflict(_("Ce cas a été retiré."))
     if case.status == CaseStatus.closed:
-        raise Conflict("Ce cas a été clos sans avis : il ne peut plus être modifié.")
+        raise Conflict(_("Ce cas a été clos sans avis : il ne peut plus être modifié."))
     if case.submitter_id != actor.id and not is_coordinator(session, actor, meeting.rcp_id):
-        raise PermissionDenied("Seul le médecin qui a soumis ce cas peut le modifier.")
+        raise PermissionDenied(_("Seul le médecin qui a soumis ce cas peut le modifier."))
     _allowed, late = _may_submit_to(session, actor, meeting)
     if late and not case.is_late and case.status != CaseStatus.draft:
-        raise Conflict("La date limite est passée : ce cas ne peut plus être modifié.")
+        raise Conflict(_("La date limite est passée : ce cas ne peut plus être modifié."))
     return case, meeting
 
 
@@ -298,7 +312,7 @@ def submit(session: Session, *, actor: User, case_id: int) -> Case:
     """Make a draft visible to the meeting ("Soumettre le cas")."""
     case, meeting = editable_case(session, actor, case_id)
     if case.status != CaseStatus.draft:
-        raise Conflict("Ce cas est déjà soumis.")
+        raise Conflict(_("Ce cas est déjà soumis."))
     now = utcnow()
     case.status = CaseStatus.submitted
     case.submitted_at = now

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from rcp import audit
 from rcp.config import get_settings
 from rcp.errors import InvalidInput, RateLimited
+from rcp.i18n import _
 from rcp.meeting_live import access, require_live
 from rcp.models import ChatMessage, User, utcnow
 from rcp.validation import clean_text
@@ -45,9 +46,9 @@ def post_message(session: Session, *, actor: User, meeting_id: int, body: str) -
     """Post a message in the meeting's chat while its room is open."""
     room = access(session, actor=actor, meeting_id=meeting_id)
     require_live(room.meeting)
-    text = clean_text(body, label="Message", field="body", max_length=MAX_LENGTH, multiline=True)
+    text = clean_text(body, label=_("Message"), field="body", max_length=MAX_LENGTH, multiline=True)
     if not text:
-        raise InvalidInput("Le message est vide.", field="body")
+        raise InvalidInput(_("Le message est vide."), field="body")
     limit = get_settings().chat_max_per_minute
     # The author's limit-th latest message in this meeting: within the last minute, too many.
     # (Newest first, stopping after `limit` of them: cheap however long the chat.)
@@ -60,8 +61,10 @@ def post_message(session: Session, *, actor: User, meeting_id: int, body: str) -
     ).first()
     if oldest_of_recent is not None and oldest_of_recent >= utcnow() - RATE_WINDOW:
         raise RateLimited(
-            f"Vous avez envoyé {limit} messages en une minute : attendez quelques secondes "
-            "avant d'en envoyer un autre."
+            _(
+                "Vous avez envoyé {limit} messages en une minute : attendez "
+                "quelques secondes avant d'en envoyer un autre."
+            ).format(limit=limit)
         )
     message = ChatMessage(meeting_id=room.meeting.id, author_id=actor.id, body=text)  # type: ignore[arg-type]
     session.add(message)

@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from rcp.i18n import N_
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRET = "changethis"
 DEFAULT_PORT = 8501
@@ -100,7 +102,9 @@ class Settings(BaseSettings):
     sms_gateway_user: str = ""
     sms_gateway_password: str = ""
     sms_sender: str = "RCP"
-    sms_body_template: str = (
+    # In the catalogue (rcp.auth sends it in the recipient's language); a template set by
+    # the operator is sent as written.
+    sms_body_template: str = N_(
         "{code} est votre code de connexion {platform}. Il expire dans {minutes} minutes."
     )
     sms_timeout_seconds: float = 10.0
@@ -208,21 +212,25 @@ class Settings(BaseSettings):
 # Fictitious people (reserved .example domain, ARCEP's 06 39 98 range kept for fiction).
 DEMO_SUPPORT_CONTACTS: tuple[SupportContact, ...] = (
     SupportContact(
+        # i18n: exempt (fictitious demo data)
         name="Camille Démo",
         email="support@orkid.example",
         phone="+33639980090",
+        # i18n: exempt (fictitious demo data)
         role="assistance technique de la plateforme",
     ),
     SupportContact(
         name="Hugo Exemple",
         email="informatique@orkid.example",
         phone="+33639980091",
+        # i18n: exempt (fictitious demo data)
         role="informatique du CHU Démo-Nord (caméra, micro, réseau)",
     ),
     SupportContact(
         name="Nadia Lefort",
         email="assistante@orkid.example",
         phone="+33639980002",
+        # i18n: exempt (fictitious demo data)
         role="assistante de la filière ORKID (séances, invitations)",
     ),
 )

@@ -55,28 +55,43 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(
         "admin",
         "Administrateur",
+        # i18n: exempt (fictitious demo data)
         "Démo",
         "Autre",
+        # i18n: exempt (fictitious demo data)
         "Plateforme RCP (démonstration)",
         "+33639980001",
         is_admin=True,
     ),
     DemoPerson(
-        "assistante", "Lefort", "Nadia", "Néphrologie", "CHU Démo-Nord, néphrologie", "+33639980002"
+        "assistante",
+        "Lefort",
+        "Nadia",
+        # i18n: exempt (fictitious demo data)
+        "Néphrologie",
+        # i18n: exempt (fictitious demo data)
+        "CHU Démo-Nord, néphrologie",
+        "+33639980002",
     ),
     DemoPerson(
         "referent",
         "Vasseur",
+        # i18n: exempt (fictitious demo data)
         "Étienne",
+        # i18n: exempt (fictitious demo data)
         "Néphrologie",
+        # i18n: exempt (fictitious demo data)
         "CHU Démo-Nord, néphrologie",
         "+33639980003",
     ),
     DemoPerson(
         "medecin1",
         "Marchal",
+        # i18n: exempt (fictitious demo data)
         "Inès",
+        # i18n: exempt (fictitious demo data)
         "Néphrologie pédiatrique",
+        # i18n: exempt (fictitious demo data)
         "CHU Démo-Sud, pédiatrie",
         "+33639980004",
     ),
@@ -85,11 +100,19 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "Boyer",
         "Julien",
         "Anatomopathologie",
+        # i18n: exempt (fictitious demo data)
         "CHU Démo-Est, anatomie pathologique",
         "+33639980005",
     ),
     DemoPerson(
-        "medecin3", "Renaud", "Sophie", "Génétique", "CHU Démo-Ouest, génétique", "+33639980006"
+        "medecin3",
+        "Renaud",
+        "Sophie",
+        # i18n: exempt (fictitious demo data)
+        "Génétique",
+        # i18n: exempt (fictitious demo data)
+        "CHU Démo-Ouest, génétique",
+        "+33639980006",
     ),
 )
 
@@ -131,29 +154,44 @@ def seed_accounts(session: Session) -> dict[str, User]:
 
 FAMILIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
+        # i18n: exempt (fictitious demo data)
         "GEM et SNI (SNLGM, HSF) adulte",
+        # i18n: exempt (fictitious demo data)
         "Glomérulopathies extramembraneuses et syndromes néphrotiques idiopathiques de "
         "l'adulte (lésions glomérulaires minimes, hyalinose segmentaire et focale).",
+        # i18n: exempt (fictitious demo data)
         ("GEM et SNI (SNLGM, HSF) adulte",),
     ),
     (
+        # i18n: exempt (fictitious demo data)
         "Syndrome néphrotique de l'enfant",
+        # i18n: exempt (fictitious demo data)
         "Syndromes néphrotiques idiopathiques et génétiques de l'enfant.",
+        # i18n: exempt (fictitious demo data)
         ("Syndrome néphrotique idiopathique pédiatrique",),
     ),
     (
+        # i18n: exempt (fictitious demo data)
         "Néphropathie à IgA et vascularites",
+        # i18n: exempt (fictitious demo data)
         "Néphropathie à IgA, purpura rhumatoïde et vascularites à ANCA.",
+        # i18n: exempt (fictitious demo data)
         ("Néphropathie à IgA", "Vascularites à ANCA"),
     ),
     (
+        # i18n: exempt (fictitious demo data)
         "SHU atypique et microangiopathies thrombotiques",
+        # i18n: exempt (fictitious demo data)
         "Syndrome hémolytique et urémique atypique et autres MAT.",
+        # i18n: exempt (fictitious demo data)
         ("SHU atypique et MAT",),
     ),
     (
+        # i18n: exempt (fictitious demo data)
         "Maladies rénales génétiques",
+        # i18n: exempt (fictitious demo data)
         "Néphropathies héréditaires, ciliopathies, polykystoses.",
+        # i18n: exempt (fictitious demo data)
         ("Néphropathies héréditaires de l'adulte", "Ciliopathies et PKD de l'enfant"),
     ),
 )
@@ -167,7 +205,9 @@ def seed_directory(session: Session, users: dict[str, User]) -> None:
     now = utcnow()
     network = Network(
         code="ORKID",
+        # i18n: exempt (fictitious demo data)
         name="Filière de santé maladies rénales rares",
+        # i18n: exempt (fictitious demo data)
         description="Réseau national (démonstration, données fictives).",
     )
     session.add(network)
@@ -181,6 +221,7 @@ def seed_directory(session: Session, users: dict[str, User]) -> None:
             rcp = Rcp(
                 family_id=family.id,
                 name=rcp_name,
+                # i18n: exempt (fictitious demo data)
                 description=f"RCP nationale « {rcp_name} » de la filière ORKID.",
             )
             session.add(rcp)
@@ -258,6 +299,7 @@ def seed_directory(session: Session, users: dict[str, User]) -> None:
 
 # --- a meeting to try now: room open, deposit open --------------------------------------------
 
+# i18n: exempt (fictitious demo data)
 LIVE_RCP = "GEM et SNI (SNLGM, HSF) adulte"
 LIVE_STARTS_IN = timedelta(minutes=10)
 LIVE_DURATION = timedelta(hours=2)
@@ -283,8 +325,10 @@ LIVE_CASES: tuple[DemoCase, ...] = (
         "Lucie",
         date(1978, 3, 14),
         "F",
+        # i18n: exempt (fictitious demo data)
         "Faut-il introduire le rituximab d'emblée devant une GEM à anticorps anti-PLA2R "
         "avec syndrome néphrotique persistant à six mois ?",
+        # i18n: exempt (fictitious demo data)
         "Patiente de 48 ans (cas fictif). Syndrome néphrotique révélé par des œdèmes, "
         "anticorps anti-PLA2R positifs, biopsie : glomérulopathie extramembraneuse stade II. "
         "Traitement néphroprotecteur maximal depuis six mois. Scanner abdominal joint.",
@@ -311,7 +355,9 @@ LIVE_CASES: tuple[DemoCase, ...] = (
         "Paul",
         date(1961, 11, 2),
         "M",
+        # i18n: exempt (fictitious demo data)
         "Une rechute de HSF après greffe justifie-t-elle des échanges plasmatiques ?",
+        # i18n: exempt (fictitious demo data)
         "Patient de 65 ans (cas fictif), greffé rénal il y a trois ans pour une HSF. "
         "Protéinurie réapparue en un mois, créatinine en hausse.",
         labs=(
@@ -329,8 +375,10 @@ LIVE_CASES: tuple[DemoCase, ...] = (
         "Jeanne",
         date(1990, 7, 21),
         "F",
+        # i18n: exempt (fictitious demo data)
         "Avis sur la poursuite de la corticothérapie dans un syndrome néphrotique "
         "corticodépendant.",
+        # i18n: exempt (fictitious demo data)
         "Patiente de 36 ans (cas fictif), deux rechutes à la décroissance des corticoïdes.",
     ),
 )
@@ -383,6 +431,7 @@ def ct_series_zip(case: DemoCase, *, slices: int = 16, size: int = 256) -> bytes
             ds.PatientBirthDate = case.birth_date.strftime("%Y%m%d")
             ds.PatientSex = case.sex
             ds.Modality = "CT"
+            # i18n: exempt (fictitious demo data)
             ds.StudyDescription = "Scanner abdominal (démonstration)"
             ds.SeriesDescription = "Abdomen sans injection"
             ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, notify
+from rcp import audit, i18n, notify
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from rcp.i18n import N_, _
 from rcp.models import (
     COORDINATOR_ROLES,
     MemberRole,
@@ -32,9 +33,9 @@ from rcp.permissions import (
 from rcp.validation import clean_text
 
 ROLE_LABELS = {
-    MemberRole.doctor: "médecin",
-    MemberRole.referent: "médecin référent",
-    MemberRole.assistant: "assistant(e) RCP",
+    MemberRole.doctor: N_("médecin"),
+    MemberRole.referent: N_("médecin référent"),
+    MemberRole.assistant: N_("assistant(e) RCP"),
 }
 
 
@@ -65,7 +66,7 @@ def get_network(session: Session, *, actor: User, network_id: int) -> Network:
     require_active(actor)
     network = session.get(Network, network_id)
     if network is None:
-        raise NotFound("Filière introuvable.")
+        raise NotFound(_("Filière introuvable."))
     return network
 
 
@@ -84,7 +85,7 @@ def get_family(session: Session, *, actor: User, family_id: int) -> tuple[Networ
     require_active(actor)
     family = session.get(RcpFamily, family_id)
     if family is None:
-        raise NotFound("Famille de RCP introuvable.")
+        raise NotFound(_("Famille de RCP introuvable."))
     network = session.get(Network, family.network_id)
     assert network is not None
     return network, family
@@ -101,7 +102,7 @@ def trail(session: Session, rcp_id: int) -> Trail:
     """Network, family and RCP of ``rcp_id`` (no permission: callers check)."""
     rcp = session.get(Rcp, rcp_id)
     if rcp is None:
-        raise NotFound("RCP introuvable.")
+        raise NotFound(_("RCP introuvable."))
     family = session.get(RcpFamily, rcp.family_id)
     assert family is not None
     network = session.get(Network, family.network_id)
@@ -191,7 +192,7 @@ def search_active_doctors(
     """Active accounts a coordinator may invite or add (by name or email)."""
     require_active(actor)
     if not (is_admin(actor) or coordinated_rcp_ids(session, actor)):
-        raise PermissionDenied("Réservé aux coordinateurs de RCP et aux administrateurs.")
+        raise PermissionDenied(_("Réservé aux coordinateurs de RCP et aux administrateurs."))
     query = select(User).where(User.status == UserStatus.active)
     term = search.strip().lower()
     if term:
@@ -215,7 +216,7 @@ def _name(value: str, label: str) -> str:
 
 def _description(value: str) -> str:
     return clean_text(
-        value, label="Description", field="description", max_length=2000, multiline=True
+        value, label=_("Description"), field="description", max_length=2000, multiline=True
     )
 
 
@@ -223,11 +224,13 @@ def create_network(
     session: Session, *, actor: User, code: str, name: str, description: str = ""
 ) -> Network:
     require_admin(actor)
-    code = clean_text(code, label="Sigle", field="code", max_length=30, required=True).upper()
+    code = clean_text(code, label=_("Sigle"), field="code", max_length=30, required=True).upper()
     if session.exec(select(Network).where(Network.code == code)).first():
-        raise InvalidInput(f"Une filière porte déjà le sigle {code}.", field="code")
+        raise InvalidInput(
+            _("Une filière porte déjà le sigle {code}.").format(code=code), field="code"
+        )
     network = Network(
-        code=code, name=_name(name, "Nom de la filière"), description=_description(description)
+        code=code, name=_name(name, _("Nom de la filière")), description=_description(description)
     )
     session.add(network)
     session.flush()
@@ -247,10 +250,10 @@ def create_family(
 ) -> RcpFamily:
     require_admin(actor)
     if session.get(Network, network_id) is None:
-        raise NotFound("Filière introuvable.")
+        raise NotFound(_("Filière introuvable."))
     family = RcpFamily(
         network_id=network_id,
-        name=_name(name, "Nom de la famille"),
+        name=_name(name, _("Nom de la famille")),
         description=_description(description),
     )
     session.add(family)
@@ -269,11 +272,11 @@ def create_family(
 def _check_rules(min_specialties: int, min_participants: int) -> None:
     if not 1 <= min_specialties <= 10:
         raise InvalidInput(
-            "Le quorum de spécialités doit être compris entre 1 et 10.", field="min_specialties"
+            _("Le quorum de spécialités doit être compris entre 1 et 10."), field="min_specialties"
         )
     if not 1 <= min_participants <= 100:
         raise InvalidInput(
-            "Le nombre minimal de participants doit être compris entre 1 et 100.",
+            _("Le nombre minimal de participants doit être compris entre 1 et 100."),
             field="min_participants",
         )
 
@@ -290,11 +293,11 @@ def create_rcp(
 ) -> Rcp:
     require_admin(actor)
     if session.get(RcpFamily, family_id) is None:
-        raise NotFound("Famille de RCP introuvable.")
+        raise NotFound(_("Famille de RCP introuvable."))
     _check_rules(min_specialties, min_participants)
     rcp = Rcp(
         family_id=family_id,
-        name=_name(name, "Nom de la RCP"),
+        name=_name(name, _("Nom de la RCP")),
         description=_description(description),
         min_specialties=min_specialties,
         min_participants=min_participants,
@@ -321,7 +324,7 @@ def update_rcp(
     require_admin(actor)
     rcp = trail(session, rcp_id).rcp
     _check_rules(min_specialties, min_participants)
-    rcp.name = _name(name, "Nom de la RCP")
+    rcp.name = _name(name, _("Nom de la RCP"))
     rcp.description = _description(description)
     rcp.min_specialties = min_specialties
     rcp.min_participants = min_participants
@@ -336,7 +339,7 @@ def update_rcp(
 def _active_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or user.status != UserStatus.active:
-        raise NotFound("Compte introuvable ou inactif.")
+        raise NotFound(_("Compte introuvable ou inactif."))
     return user
 
 
@@ -388,7 +391,7 @@ def add_member(session: Session, *, actor: User, rcp_id: int, user_id: int) -> R
         select(RcpMember).where(RcpMember.rcp_id == rcp_id, RcpMember.user_id == user.id)
     ).first()
     if member is not None and member.status == MembershipStatus.active:
-        raise Conflict(f"{user.display_name} est déjà membre de cette RCP.")
+        raise Conflict(_("{name} est déjà membre de cette RCP.").format(name=user.display_name))
     if member is None:
         member = RcpMember(rcp_id=rcp_id, user_id=user.id, role=MemberRole.doctor)  # type: ignore[arg-type]
     member.status = MembershipStatus.active
@@ -414,7 +417,7 @@ def remove_member(session: Session, *, actor: User, member_id: int) -> None:
     admins, who name coordinators (``set_role``), remove a coordinator."""
     member = session.get(RcpMember, member_id)
     if member is None:
-        raise NotFound("Membre introuvable.")
+        raise NotFound(_("Membre introuvable."))
     if member.role in COORDINATOR_ROLES:
         require_admin(actor)
     else:
@@ -441,9 +444,9 @@ def request_membership(session: Session, *, actor: User, rcp_id: int) -> RcpMemb
     ).first()
     if existing is not None:
         if existing.status == MembershipStatus.active:
-            raise Conflict("Vous êtes déjà membre de cette RCP.")
+            raise Conflict(_("Vous êtes déjà membre de cette RCP."))
         if existing.status == MembershipStatus.requested:
-            raise Conflict("Votre demande est déjà envoyée ; les coordinateurs vont y répondre.")
+            raise Conflict(_("Votre demande est déjà envoyée ; les coordinateurs vont y répondre."))
         existing.status = MembershipStatus.requested
         existing.created_at = utcnow()
         member = existing
@@ -457,18 +460,25 @@ def request_membership(session: Session, *, actor: User, rcp_id: int) -> RcpMemb
     session.add(member)
     session.flush()
     settings = get_settings()
-    link = f"{settings.base_url.rstrip('/')}/fiche-rcp?id={rcp_id}"
+    link = f"{settings.base_url.rstrip('/')}/fiche-rcp?id={rcp_id}"  # i18n: exempt (a URL)
     for row in coordinators(session, rcp_id):
-        notify.send_email(
-            session,
-            to=row.user.email,
-            subject=f"Demande d'adhésion à la RCP {t.rcp.name}",
-            body=(
-                f"Bonjour {row.user.display_name},\n\n{actor.display_name} ({actor.specialty}, "
-                f"{actor.institution}) demande à devenir membre de la RCP {t.rcp.name}.\n\n"
-                f"Pour accepter ou refuser : {link}\n"
-            ),
-        )
+        with i18n.using(i18n.recipient_language(row.user, rcp=t.rcp)):
+            notify.send_email(
+                session,
+                to=row.user.email,
+                subject=_("Demande d'adhésion à la RCP {name}").format(name=t.rcp.name),
+                body=_(
+                    "Bonjour {name},\n\n{requester} ({specialty}, {institution}) demande à "
+                    "devenir membre de la RCP {rcp}.\n\nPour accepter ou refuser : {link}\n"
+                ).format(
+                    name=row.user.display_name,
+                    requester=actor.display_name,
+                    specialty=actor.specialty,
+                    institution=actor.institution,
+                    rcp=t.rcp.name,
+                    link=link,
+                ),
+            )
     audit.record(
         session,
         "directory.membership_requested",
@@ -484,10 +494,10 @@ def request_membership(session: Session, *, actor: User, rcp_id: int) -> RcpMemb
 def decide_membership(session: Session, *, actor: User, member_id: int, accept: bool) -> RcpMember:
     member = session.get(RcpMember, member_id)
     if member is None:
-        raise NotFound("Demande introuvable.")
+        raise NotFound(_("Demande introuvable."))
     require_coordinator(session, actor, member.rcp_id)
     if member.status != MembershipStatus.requested:
-        raise Conflict("Cette demande a déjà reçu une réponse.")
+        raise Conflict(_("Cette demande a déjà reçu une réponse."))
     member.status = MembershipStatus.active if accept else MembershipStatus.refused
     member.decided_at = utcnow()
     member.decided_by_id = actor.id
@@ -495,14 +505,18 @@ def decide_membership(session: Session, *, actor: User, member_id: int, accept: 
     user = session.get(User, member.user_id)
     assert user is not None
     t = trail(session, member.rcp_id)
-    verdict = "acceptée : vous pouvez désormais soumettre des cas" if accept else "refusée"
-    notify.send_email(
-        session,
-        to=user.email,
-        subject=f"Votre demande d'adhésion à la RCP {t.rcp.name}",
-        body=f"Bonjour {user.display_name},\n\nVotre demande d'adhésion à la RCP {t.rcp.name} "
-        f"a été {verdict}.\n",
-    )
+    with i18n.using(i18n.recipient_language(user, rcp=t.rcp)):
+        verdict = (
+            _("acceptée : vous pouvez désormais soumettre des cas") if accept else _("refusée")
+        )
+        notify.send_email(
+            session,
+            to=user.email,
+            subject=_("Votre demande d'adhésion à la RCP {name}").format(name=t.rcp.name),
+            body=_(
+                "Bonjour {name},\n\nVotre demande d'adhésion à la RCP {rcp} a été {verdict}.\n"
+            ).format(name=user.display_name, rcp=t.rcp.name, verdict=verdict),
+        )
     audit.record(
         session,
         "directory.membership_" + ("accepted" if accept else "refused"),

@@ -22,6 +22,7 @@ from PIL import Image
 
 from rcp import dicom
 from rcp.errors import InvalidInput, StorageError
+from rcp.i18n import _
 
 MAX_IMAGE_PIXELS = 50_000_000
 """Largest photo accepted (width × height, ~7000 × 7000): a decompression-bomb guard."""
@@ -158,7 +159,7 @@ class FileStore:
     @staticmethod
     def _check_id(sha256: str) -> str:
         if not isinstance(sha256, str) or not _SHA256.match(sha256):
-            raise InvalidInput("Identifiant de fichier invalide.")
+            raise InvalidInput(_("Identifiant de fichier invalide."))
         return sha256
 
     @staticmethod
@@ -188,9 +189,9 @@ class FileStore:
         try:
             return open(self.path(sha256), "rb")
         except FileNotFoundError as exc:
-            raise StorageError("Le fichier est introuvable dans le stockage.") from exc
+            raise StorageError(_("Le fichier est introuvable dans le stockage.")) from exc
         except OSError as exc:
-            raise StorageError("Le fichier n'a pas pu être lu.") from exc
+            raise StorageError(_("Le fichier n'a pas pu être lu.")) from exc
 
     def read(self, sha256: str) -> bytes:
         """Whole content of a stored file (see ``open``)."""
@@ -253,7 +254,7 @@ class FileStore:
             self._write_atomically(final, data)
         except OSError as exc:
             raise StorageError(
-                "Le fichier n'a pas pu être enregistré (espace disque ou droits insuffisants)."
+                _("Le fichier n'a pas pu être enregistré (espace disque ou droits insuffisants).")
             ) from exc
         return StoredBlob(sha256=sha256, size=len(data), relpath=relpath)
 
@@ -306,7 +307,7 @@ class FileStore:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise StorageError("Le fichier n'a pas pu être supprimé.") from exc
+            raise StorageError(_("Le fichier n'a pas pu être supprimé.")) from exc
         return True
 
     def cleanup_temp(self, *, older_than_seconds: float = 3600.0) -> int:
@@ -376,40 +377,51 @@ def _check_image(name: str, data: bytes, max_image_pixels: int) -> None:
                 width, height = image.size
                 if width * height > max_image_pixels:
                     raise InvalidInput(
-                        f"L'image « {name} » est trop grande ({width} × {height} pixels ; "
-                        f"maximum {max_image_pixels // 1_000_000} millions de pixels)."
+                        _(
+                            "L'image « {name} » est trop grande ({width} × {height} "
+                            "pixels ; maximum {millions} millions de pixels)."
+                        ).format(
+                            name=name,
+                            width=width,
+                            height=height,
+                            millions=max_image_pixels // 1_000_000,
+                        )
                     )
                 image.load()  # decodes: finds truncated or corrupt data
     except InvalidInput:
         raise
     except Image.DecompressionBombError as exc:
         raise InvalidInput(
-            f"L'image « {name} » est trop grande (dimensions annoncées démesurées)."
+            _("L'image « {name} » est trop grande (dimensions annoncées démesurées).").format(
+                name=name
+            )
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(
-            f"L'image « {name} » est illisible (fichier tronqué ou corrompu)."
+            _("L'image « {name} » est illisible (fichier tronqué ou corrompu).").format(name=name)
         ) from exc
 
 
 def _check_pdf(name: str, data: bytes) -> None:
     if b"%%EOF" not in data[-2048:]:
-        raise InvalidInput(f"Le PDF « {name} » semble tronqué ou corrompu.")
+        raise InvalidInput(_("Le PDF « {name} » semble tronqué ou corrompu.").format(name=name))
 
 
 def _check_dicom(name: str, data: bytes) -> dict[str, Any]:
     try:
         return dicom.check_dicom(data)
     except InvalidInput as exc:
-        raise dicom.dicom_error(f"Fichier « {name} » : {_without_advice(str(exc))}") from exc
+        raise dicom.dicom_error(
+            _("Fichier « {name} » : {reason}").format(name=name, reason=_without_advice(str(exc)))
+        ) from exc
 
 
 def _without_advice(message: str) -> str:
-    return message.removesuffix(dicom.CONTACT_ASSISTANT).strip()
+    return message.removesuffix(_(dicom.CONTACT_ASSISTANT)).strip()
 
 
 def _accepted_formats() -> str:
-    return "DICOM, PDF, PNG, JPEG, archive ZIP d'une série DICOM, documents bureautiques"
+    return _("DICOM, PDF, PNG, JPEG, archive ZIP d'une série DICOM, documents bureautiques")
 
 
 def _classify(
@@ -425,8 +437,10 @@ def _classify(
     extension = _extension(name)
     if extension in _DICOM_EXTENSIONS and kind != "dicom":
         raise dicom.dicom_error(
-            f"Le fichier « {name} » porte l'extension {extension} mais n'est pas un fichier "
-            "DICOM valide."
+            _(
+                "Le fichier « {name} » porte l'extension {extension} mais "
+                "n'est pas un fichier DICOM valide."
+            ).format(name=name, extension=extension)
         )
     if kind == "dicom":
         summary = _check_dicom(name, data)
@@ -434,8 +448,10 @@ def _classify(
             if in_archive:
                 return None  # the index of a DICOM CD; the images are the other entries
             raise dicom.dicom_error(
-                "Le fichier DICOMDIR n'est qu'un index : envoyez une archive ZIP du dossier "
-                "complet (DICOMDIR et sous-dossiers d'images)."
+                _(
+                    "Le fichier DICOMDIR n'est qu'un index : envoyez une archive ZIP du dossier "
+                    "complet (DICOMDIR et sous-dossiers d'images)."
+                )
             )
         return UploadItem(name=name, data=data, kind="dicom", summary=summary)
     if kind == "image":
@@ -448,16 +464,20 @@ def _classify(
         if extension in _ZIP_DOCUMENT_EXTENSIONS and allow_other:
             return UploadItem(name=name, data=data, kind="other")
         raise InvalidInput(
-            f"L'archive contient elle-même une archive (« {name} ») : envoyez une archive "
-            "sans archive imbriquée."
+            _(
+                "L'archive contient elle-même une archive (« {name} ») : "
+                "envoyez une archive sans archive imbriquée."
+            ).format(name=name)
         )
     if in_archive:
         return None  # viewers and notes on DICOM CDs: not patient data
     if allow_other and extension in OTHER_EXTENSIONS:
         return UploadItem(name=name, data=data, kind="other")
     raise InvalidInput(
-        f"Le format du fichier « {name} » n'est pas pris en charge (formats acceptés : "
-        f"{_accepted_formats()})."
+        _(
+            "Le format du fichier « {name} » n'est pas pris en charge "
+            "(formats acceptés : {accepted_formats})."
+        ).format(name=name, accepted_formats=_accepted_formats())
     )
 
 
@@ -494,8 +514,10 @@ def _read_member(
             total += len(chunk)
             if total > cap:
                 raise InvalidInput(
-                    f"Le contenu décompressé de l'archive « {name} » dépasse la taille "
-                    f"autorisée ({limit_text}) : archive refusée."
+                    _(
+                        "Le contenu décompressé de l'archive « {name} » dépasse la "
+                        "taille autorisée ({limit_text}) : archive refusée."
+                    ).format(name=name, limit_text=limit_text)
                 )
             chunks.append(chunk)
     return b"".join(chunks)
@@ -515,43 +537,57 @@ def _expand_zip(
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise InvalidInput(f"L'archive « {name} » est illisible ou corrompue.") from exc
+        raise InvalidInput(
+            _("L'archive « {name} » est illisible ou corrompue.").format(name=name)
+        ) from exc
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
         if len(infos) > max_entries:
             raise InvalidInput(
-                f"L'archive « {name} » contient trop de fichiers ({len(infos)} ; maximum "
-                f"{max_entries})."
+                _(
+                    "L'archive « {name} » contient trop de fichiers ({count} ; "
+                    "maximum {max_entries})."
+                ).format(name=name, count=len(infos), max_entries=max_entries)
             )
         declared_total = 0
         for info in infos:
             if _unsafe_member_name(info.filename):
                 raise InvalidInput(
-                    f"L'archive « {name} » contient un chemin dangereux "
-                    f"(« {info.filename} ») : archive refusée."
+                    _(
+                        "L'archive « {name} » contient un chemin dangereux (« "
+                        "{filename} ») : archive refusée."
+                    ).format(name=name, filename=info.filename)
                 )
             if info.flag_bits & 0x1:
                 raise InvalidInput(
-                    f"L'archive « {name} » est protégée par un mot de passe : envoyez-la "
-                    "sans mot de passe."
+                    _(
+                        "L'archive « {name} » est protégée par un mot de passe : "
+                        "envoyez-la sans mot de passe."
+                    ).format(name=name)
                 )
             if info.file_size > max_file_bytes:
                 raise InvalidInput(
-                    f"Le fichier « {info.filename} » de l'archive dépasse la taille maximale "
-                    f"autorisée ({format_megabytes(max_file_bytes)})."
+                    _(
+                        "Le fichier « {filename} » de l'archive dépasse la taille "
+                        "maximale autorisée ({megabytes})."
+                    ).format(filename=info.filename, megabytes=format_megabytes(max_file_bytes))
                 )
             if info.file_size >= RATIO_CHECK_MIN_BYTES and info.file_size > max_ratio * max(
                 info.compress_size, 1
             ):
                 raise InvalidInput(
-                    f"L'archive « {name} » est anormalement compressée (bombe de "
-                    "décompression probable) : archive refusée."
+                    _(
+                        "L'archive « {name} » est anormalement compressée (bombe de "
+                        "décompression probable) : archive refusée."
+                    ).format(name=name)
                 )
             declared_total += info.file_size
         if declared_total > max_total_bytes:
             raise InvalidInput(
-                f"Le contenu décompressé de l'archive « {name} » dépasse la taille autorisée "
-                f"({format_megabytes(max_total_bytes)})."
+                _(
+                    "Le contenu décompressé de l'archive « {name} » dépasse la "
+                    "taille autorisée ({megabytes})."
+                ).format(name=name, megabytes=format_megabytes(max_total_bytes))
             )
 
         # From here on, one bad entry (unreadable, corrupt DICOM, damaged image) is left out
@@ -580,8 +616,10 @@ def _expand_zip(
                 refused.append(
                     Refusal(
                         info.filename,
-                        "fichier illisible dans l'archive (archive corrompue ou méthode de "
-                        "compression non prise en charge)",
+                        _(
+                            "fichier illisible dans l'archive (archive corrompue ou méthode de "
+                            "compression non prise en charge)"
+                        ),
                     )
                 )
                 continue
@@ -604,13 +642,27 @@ def _expand_zip(
     if not items:
         if refused:
             raise InvalidInput(
-                f"L'archive « {name} » ne contient aucun fichier exploitable : "
-                + " ; ".join(f"« {r.name} » : {r.reason}" for r in refused[:5])
-                + (f" ; et {len(refused) - 5} autre(s)" if len(refused) > 5 else "")
-                + f". {dicom.CONTACT_ASSISTANT}"
+                (
+                    _("L'archive « {name} » ne contient aucun fichier exploitable : ").format(
+                        name=name
+                    )
+                )
+                + " ; ".join(
+                    _("« {name} » : {reason}").format(name=r.name, reason=r.reason)
+                    for r in refused[:5]
+                )
+                + (
+                    _(" ; et {count} autre(s)").format(count=len(refused) - 5)
+                    if len(refused) > 5
+                    else ""
+                )
+                + f". {_(dicom.CONTACT_ASSISTANT)}"
             )
         raise InvalidInput(
-            f"L'archive « {name} » ne contient aucun fichier exploitable (DICOM, PDF, PNG, JPEG)."
+            _(
+                "L'archive « {name} » ne contient aucun fichier exploitable "
+                "(DICOM, PDF, PNG, JPEG)."
+            ).format(name=name)
         )
     return Expansion(items, refused)
 
@@ -669,16 +721,21 @@ def expand_upload(
     """
     safe_name = sanitize_filename(name)
     if not data:
-        raise InvalidInput(f"Le fichier « {safe_name} » est vide.")
+        raise InvalidInput(_("Le fichier « {safe_name} » est vide.").format(safe_name=safe_name))
     kind = sniff_kind(data)
     is_archive = kind == "zip" and _extension(name) not in _ZIP_DOCUMENT_EXTENSIONS
     if _extension(name) == ".zip" and kind != "zip":
-        raise InvalidInput(f"Le fichier « {safe_name} » n'est pas une archive ZIP valide.")
+        raise InvalidInput(
+            _("Le fichier « {safe_name} » n'est pas une archive ZIP valide.").format(
+                safe_name=safe_name
+            )
+        )
     limit = max_total_bytes if is_archive else max_file_bytes
     if len(data) > limit:
         raise InvalidInput(
-            f"Le fichier « {safe_name} » dépasse la taille maximale autorisée "
-            f"({format_megabytes(limit)})."
+            _(
+                "Le fichier « {safe_name} » dépasse la taille maximale autorisée ({megabytes})."
+            ).format(safe_name=safe_name, megabytes=format_megabytes(limit))
         )
     if is_archive:
         return _expand_zip(

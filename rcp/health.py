@@ -43,15 +43,20 @@ def check_database(engine: Engine) -> Check:
         revision = current_revision(engine)
     except Exception:  # noqa: BLE001 - any failure is the answer; the log keeps the cause
         log.exception("health check: the database does not answer")
+        # i18n: exempt (operator: /healthz and the startup checks)
         return Check("base de données", False, "injoignable")
     if revision is None:
+        # i18n: exempt (operator: /healthz and the startup checks)
         return Check("base de données", False, "schéma absent : lancez python -m rcp init")
     if revision != head_revision():
         return Check(
+            # i18n: exempt (operator: /healthz and the startup checks)
             "base de données",
             False,
+            # i18n: exempt (operator: /healthz and the startup checks)
             f"schéma {revision}, attendu {head_revision()} : lancez python -m rcp init",
         )
+    # i18n: exempt (operator: /healthz and the startup checks)
     return Check("base de données", True, f"schéma {revision}")
 
 
@@ -70,7 +75,9 @@ def check_file_store(files_dir: Path) -> Check:
             os.fsync(probe.fileno())
     except OSError:
         log.exception("health check: the file store is not writable")
+        # i18n: exempt (operator: /healthz and the startup checks)
         return Check("fichiers", False, "écriture impossible")
+    # i18n: exempt (operator: /healthz and the startup checks)
     return Check("fichiers", True, "écriture possible")
 
 

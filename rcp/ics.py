@@ -9,9 +9,10 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from rcp.config import get_settings
 from rcp.dates import PARIS
+from rcp.i18n import _
 from rcp.models import Meeting, utcnow
 
-PRODID = "-//Plateforme RCP//RCP ORKID//FR"
+PRODID = "-//Plateforme RCP//RCP ORKID//FR"  # i18n: exempt (an identifier, RFC 5545)
 
 
 def meeting_uid(meeting: Meeting) -> str:
@@ -49,7 +50,8 @@ def meeting_ics(
     event.add("summary", title)
     event.add("description", description)
     event.add("url", url)
-    event.add("location", vText(f"Visioconférence sur la plateforme : {url}"))
+    # The caller builds the invitation in its recipient's language (rcp.meetings).
+    event.add("location", vText(_("Visioconférence sur la plateforme : {url}").format(url=url)))
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{_address(settings.smtp_from)}")
     organizer.params["cn"] = vText(settings.platform_name)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from rcp import audit, notify
 from rcp.config import get_settings
 from rcp.errors import AuthFailed, Conflict, NotFound, PermissionDenied
+from rcp.i18n import N_, _
 from rcp.models import (
     COORDINATOR_ROLES,
     MembershipStatus,
@@ -24,7 +25,7 @@ from rcp.permissions import is_active, is_admin, require_active, require_admin
 from rcp.security import new_token, token_hash
 from rcp.validation import clean_text, normalize_email
 
-INVALID_LINK = (
+INVALID_LINK = N_(
     "Ce lien d'invitation n'est plus valable (expiré, révoqué ou déjà utilisé). Vous "
     "pouvez vous inscrire sans invitation, ou demander un nouveau lien."
 )
@@ -81,7 +82,7 @@ def _require_inviter(session: Session, actor: User | None) -> User:
     assert actor is not None
     if not (is_admin(actor) or is_any_coordinator(session, actor)):
         raise PermissionDenied(
-            "Seuls les administrateurs et les coordinateurs de RCP peuvent inviter un confrère."
+            _("Seuls les administrateurs et les coordinateurs de RCP peuvent inviter un confrère.")
         )
     return actor
 
@@ -95,19 +96,33 @@ def _send(session: Session, invite: RegistrationInvite, token: str, inviter: Use
     # detail ever goes to an address that has no account yet.
     settings = get_settings()
     link = f"{settings.base_url.rstrip('/')}/inscription?invitation={token}"
-    note = f"\nSon message : « {invite.message} »\n" if invite.message else ""
+    # The colleague has no account, hence no language of their own yet: the email is in the
+    # current language (the inviter's page's), the one the inviter writes their message in.
+    note = (
+        _("\nSon message : « {message} »\n").format(message=invite.message)
+        if invite.message
+        else ""
+    )
     notify.send_email(
         session,
         to=invite.email,
-        subject=f"{settings.platform_name} : invitation à vous inscrire",
-        body=(
+        subject=_("{platform} : invitation à vous inscrire").format(
+            platform=settings.platform_name
+        ),
+        body=_(
             "Bonjour,\n\n"
-            f"{inviter.display_name} vous invite à rejoindre la plateforme "
-            f"{settings.platform_name}, où se tiennent les réunions de concertation "
-            f"pluridisciplinaire de la filière.\n{note}\n"
+            "{inviter} vous invite à rejoindre la plateforme "
+            "{platform}, où se tiennent les réunions de concertation "
+            "pluridisciplinaire de la filière.\n{note}\n"
             "Pour vous inscrire, cliquez sur ce lien (valable "
-            f"{settings.invite_ttl_days} jours, utilisable une seule fois) :\n\n{link}\n\n"
+            "{days} jours, utilisable une seule fois) :\n\n{link}\n\n"
             "Votre inscription sera ensuite validée par un administrateur.\n"
+        ).format(
+            inviter=inviter.display_name,
+            platform=settings.platform_name,
+            note=note,
+            days=settings.invite_ttl_days,
+            link=link,
         ),
     )
 
@@ -117,9 +132,11 @@ def create_invite(
 ) -> RegistrationInvite:
     inviter = _require_inviter(session, actor)
     email = normalize_email(email)
-    message = clean_text(message, label="Message", field="message", max_length=1000, multiline=True)
+    message = clean_text(
+        message, label=_("Message"), field="message", max_length=1000, multiline=True
+    )
     if _email_taken(session, email):
-        raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
+        raise Conflict(_("Un compte existe déjà avec cette adresse e-mail."))
     now = utcnow()
     # One live link per inviter and address: a second one would only confuse the colleague.
     same = session.exec(
@@ -132,8 +149,10 @@ def create_invite(
     ).all()
     if any(state_of(i, now) == InviteState.pending for i in same):
         raise Conflict(
-            "Vous avez déjà invité cette adresse et le lien est encore valable. Utilisez "
-            "« Renvoyer » dans la liste de vos invitations."
+            _(
+                "Vous avez déjà invité cette adresse et le lien est encore valable. Utilisez "
+                "« Renvoyer » dans la liste de vos invitations."
+            )
         )
     token = new_token()
     invite = RegistrationInvite(
@@ -165,7 +184,7 @@ def find_valid(session: Session, *, token: str) -> RegistrationInvite:
         select(RegistrationInvite).where(RegistrationInvite.token_hash == token_hash(token or ""))
     ).first()
     if invite is None or state_of(invite) != InviteState.pending:
-        raise AuthFailed(INVALID_LINK)
+        raise AuthFailed(_(INVALID_LINK))
     return invite
 
 
@@ -186,14 +205,14 @@ def mark_used(session: Session, *, invite: RegistrationInvite) -> None:
         .values(used_at=now)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise AuthFailed(INVALID_LINK)
+        raise AuthFailed(_(INVALID_LINK))
     invite.used_at = now
 
 
 def inviter_name(session: Session, invite: RegistrationInvite) -> str:
     """The inviter's display name (the invited colleague already read it in the email)."""
     inviter = session.get(User, invite.invited_by_id)
-    return inviter.display_name if inviter else "un administrateur"
+    return inviter.display_name if inviter else _("un administrateur")
 
 
 def _rows(session: Session, invites: list[RegistrationInvite]) -> list[InviteRow]:
@@ -226,7 +245,7 @@ def _own_invite(session: Session, actor: User, invite_id: int) -> RegistrationIn
     inviter = _require_inviter(session, actor)
     invite = session.get(RegistrationInvite, invite_id)
     if invite is None or (not is_admin(inviter) and invite.invited_by_id != inviter.id):
-        raise NotFound("Invitation introuvable.")
+        raise NotFound(_("Invitation introuvable."))
     return invite
 
 
@@ -234,11 +253,11 @@ def resend_invite(session: Session, *, actor: User, invite_id: int) -> Registrat
     """Send a fresh link (the old one stops working) valid for another full period."""
     invite = _own_invite(session, actor, invite_id)
     if invite.used_at is not None:
-        raise Conflict("Cette invitation a déjà servi à une inscription.")
+        raise Conflict(_("Cette invitation a déjà servi à une inscription."))
     if invite.revoked_at is not None:
-        raise Conflict("Cette invitation a été révoquée.")
+        raise Conflict(_("Cette invitation a été révoquée."))
     if _email_taken(session, invite.email):
-        raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
+        raise Conflict(_("Un compte existe déjà avec cette adresse e-mail."))
     token = new_token()
     invite.token_hash = token_hash(token)
     invite.expires_at = utcnow() + timedelta(days=get_settings().invite_ttl_days)
@@ -255,9 +274,9 @@ def resend_invite(session: Session, *, actor: User, invite_id: int) -> Registrat
 def revoke_invite(session: Session, *, actor: User, invite_id: int) -> RegistrationInvite:
     invite = _own_invite(session, actor, invite_id)
     if invite.used_at is not None:
-        raise Conflict("Cette invitation a déjà servi à une inscription.")
+        raise Conflict(_("Cette invitation a déjà servi à une inscription."))
     if invite.revoked_at is not None:
-        raise Conflict("Cette invitation est déjà révoquée.")
+        raise Conflict(_("Cette invitation est déjà révoquée."))
     invite.revoked_at = utcnow()
     session.add(invite)
     audit.record(

@@ -18,8 +18,10 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from PIL import Image
 
+from rcp import i18n
 from rcp.dates import today_paris
 from rcp.errors import InvalidInput
+from rcp.i18n import N_, _
 
 EARLIEST_LAB_DATE = date(1900, 1, 1)
 
@@ -50,13 +52,23 @@ class LabTest:
 LAB_TESTS: dict[str, LabTest] = {
     test.code: test
     for test in (
-        LabTest("creatinine", "Créatinine plasmatique", "Créatininémie", "µmol/L", 10, 3000, 0),
-        LabTest("egfr", "DFG estimé (CKD-EPI)", "DFGe (CKD-EPI)", "mL/min/1,73 m²", 1, 200, 0),
+        LabTest(
+            "creatinine", N_("Créatinine plasmatique"), N_("Créatininémie"), "µmol/L", 10, 3000, 0
+        ),
+        LabTest(
+            "egfr",
+            N_("DFG estimé (CKD-EPI)"),
+            N_("DFGe (CKD-EPI)"),
+            N_("mL/min/1,73 m²"),
+            1,
+            200,
+            0,
+        ),
         LabTest(
             "proteinuria",
-            "Protéinurie (rapport protéines/créatinine urinaire)",
-            "Protéinurie (RPCU)",
-            "g/g créatinine",
+            N_("Protéinurie (rapport protéines/créatinine urinaire)"),
+            N_("Protéinurie (RPCU)"),
+            N_("g/g créatinine"),
             0,
             40,
             2,
@@ -64,8 +76,8 @@ LAB_TESTS: dict[str, LabTest] = {
         ),
         LabTest(
             "albumin",
-            "Albumine sérique",
-            "Albuminémie",
+            N_("Albumine sérique"),
+            N_("Albuminémie"),
             "g/L",
             5,
             70,
@@ -74,9 +86,9 @@ LAB_TESTS: dict[str, LabTest] = {
         ),
         LabTest(
             "hematuria",
-            "Hématurie (compte d'Addis ou cytologie urinaire)",
-            "Hématurie",
-            "hématies/mm³",
+            N_("Hématurie (compte d'Addis ou cytologie urinaire)"),
+            N_("Hématurie"),
+            N_("hématies/mm³"),
             0,
             100_000,
             0,
@@ -113,24 +125,37 @@ def format_value(code: str, value: float) -> str:
 
 def _parse_number(value: float | int | str, label: str) -> float:
     if isinstance(value, bool):
-        raise InvalidInput(f"La valeur de « {label} » doit être un nombre.", field="value")
+        raise InvalidInput(
+            _("La valeur de « {label} » doit être un nombre.").format(label=label), field="value"
+        )
     if isinstance(value, str):
         text = value.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
         if not text:
-            raise InvalidInput(f"La valeur de « {label} » est obligatoire.", field="value")
+            raise InvalidInput(
+                _("La valeur de « {label} » est obligatoire.").format(label=label), field="value"
+            )
         try:
             number = float(text)
         except ValueError:
             raise InvalidInput(
-                f"La valeur de « {label} » doit être un nombre (par exemple 12,5).",
+                (
+                    _("La valeur de « {label} » doit être un nombre (par exemple 12,5).").format(
+                        label=label
+                    )
+                ),
                 field="value",
             ) from None
     elif isinstance(value, int | float):
         number = float(value)
     else:
-        raise InvalidInput(f"La valeur de « {label} » doit être un nombre.", field="value")
+        raise InvalidInput(
+            _("La valeur de « {label} » doit être un nombre.").format(label=label), field="value"
+        )
     if not math.isfinite(number):
-        raise InvalidInput(f"La valeur de « {label} » doit être un nombre fini.", field="value")
+        raise InvalidInput(
+            _("La valeur de « {label} » doit être un nombre fini.").format(label=label),
+            field="value",
+        )
     return number
 
 
@@ -155,28 +180,43 @@ def validate_lab_value(
     """
     test = LAB_TESTS.get(code)
     if test is None:
-        raise InvalidInput(f"Examen biologique inconnu : « {code} ».", field="code")
-    number = _parse_number(value, test.label)
+        raise InvalidInput(
+            _("Examen biologique inconnu : « {code} ».").format(code=code), field="code"
+        )
+    number = _parse_number(value, _(test.label))
     if number < 0:
         raise InvalidInput(
-            f"La valeur de « {test.label} » ne peut pas être négative.", field="value"
+            _("La valeur de « {label} » ne peut pas être négative.").format(label=_(test.label)),
+            field="value",
         )
     if not test.plausible_min <= number <= test.plausible_max:
         low = format_number(test.plausible_min, 0)
         high = format_number(test.plausible_max, 0)
         raise InvalidInput(
-            f"Valeur invraisemblable pour « {test.label} » : "
-            f"{format_number(number, test.decimals)} {test.unit} (attendu entre {low} et "
-            f"{high} {test.unit}). Vérifiez la saisie et l'unité.",
+            (
+                _(
+                    "Valeur invraisemblable pour « {label} » : {number} {unit} "
+                    "(attendu entre {low} et {high} {unit}). Vérifiez la saisie "
+                    "et l'unité."
+                ).format(
+                    label=_(test.label),
+                    number=format_number(number, test.decimals),
+                    unit=_(test.unit),
+                    low=low,
+                    high=high,
+                )
+            ),
             field="value",
         )
     sampled = _parse_date(taken_on)
     if sampled < EARLIEST_LAB_DATE:
         raise InvalidInput(
-            "La date du prélèvement ne peut pas être antérieure à 1900.", field="date"
+            _("La date du prélèvement ne peut pas être antérieure à 1900."), field="date"
         )
     if sampled > (today or today_paris()):
-        raise InvalidInput("La date du prélèvement ne peut pas être dans le futur.", field="date")
+        raise InvalidInput(
+            _("La date du prélèvement ne peut pas être dans le futur."), field="date"
+        )
     return LabValue(code=code, value=number, taken_on=sampled)
 
 
@@ -193,10 +233,14 @@ def _parse_date(taken_on: date | str) -> date:
             except ValueError:
                 continue
         raise InvalidInput(
-            f"Date de prélèvement illisible : « {text} » (format attendu JJ/MM/AAAA).",
+            (
+                _("Date de prélèvement illisible : « {text} » (format attendu JJ/MM/AAAA).").format(
+                    text=text
+                )
+            ),
             field="date",
         )
-    raise InvalidInput("La date du prélèvement est obligatoire.", field="date")
+    raise InvalidInput(_("La date du prélèvement est obligatoire."), field="date")
 
 
 def group_by_test(values: Iterable[LabValue]) -> dict[str, list[LabValue]]:
@@ -263,7 +307,7 @@ def trend_plot_png(
             ax.axhspan(*test.reference, color=_BAND, zorder=0, linewidth=0)
         ax.plot(xs, ys, color=_LINE, linewidth=1.6, marker="o", markersize=4, zorder=3)
         ax.set_title(
-            f"{test.short_label} ({test.unit})",
+            f"{_(test.short_label)} ({_(test.unit)})",
             fontsize=base + 0.5,
             color=_INK,
             loc="left",
@@ -319,32 +363,37 @@ def trend_plot_png(
 
 log = logging.getLogger(__name__)
 _PLOTS_KEPT = 64
-_plots: OrderedDict[tuple[LabValue, ...], Future[bytes | None]] = OrderedDict()
+# Keyed by language too: the panels' titles and units are translated.
+_plots: OrderedDict[tuple[str, tuple[LabValue, ...]], Future[bytes | None]] = OrderedDict()
 _plots_lock = threading.Lock()
 
 
-def trend_plot_cached(values: tuple[LabValue, ...]) -> bytes | None:
+def trend_plot_cached(values: tuple[LabValue, ...], language: str | None = None) -> bytes | None:
     """``trend_plot_png`` kept per set of values (the last 64): a case's labs are fixed once it
     is submitted, and its plot is drawn for the case page, the meeting page and every sheet.
 
     A plot being drawn by another thread (``warm_trend_plot``) is waited for, not drawn twice.
+    ``language``: the plot's (default: the current one).
     """
+    language = language or i18n.current()
+    key = (language, values)
     with _plots_lock:
-        future = _plots.get(values)
+        future = _plots.get(key)
         mine = future is None
         if mine:
-            future = _plots[values] = Future()
+            future = _plots[key] = Future()
             while len(_plots) > _PLOTS_KEPT:
                 _plots.popitem(last=False)
         else:
-            _plots.move_to_end(values)
+            _plots.move_to_end(key)
     assert future is not None
     if mine:
         try:
-            future.set_result(trend_plot_png(values))
+            with i18n.using(language):
+                future.set_result(trend_plot_png(values))
         except BaseException as error:
             with _plots_lock:
-                _plots.pop(values, None)  # not kept: the next call tries again
+                _plots.pop(key, None)  # not kept: the next call tries again
             future.set_exception(error)
     return future.result()
 
@@ -358,13 +407,15 @@ def warm_trend_plot(values: Sequence[LabValue]) -> None:
     key = tuple(values)
     if not key:
         return
+    # A thread does not inherit the current language (a context variable): it is passed.
+    language = i18n.current()
     with _plots_lock:
-        if key in _plots:
+        if (language, key) in _plots:
             return
 
     def draw() -> None:
         try:
-            trend_plot_cached(key)
+            trend_plot_cached(key, language)
         except Exception:  # noqa: BLE001 - the sheet draws it again and reports any error
             log.exception("trend plot warm-up failed")
 

@@ -25,6 +25,7 @@ from rcp import auth, events, meeting_live
 from rcp.config import get_settings
 from rcp.db import session_scope
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.rtc import engine
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _may_listen(token: str | None, meeting_id: int) -> tuple[int, str]:
     with session_scope(engine()) as session:
         user = auth.authenticate(session, token=token, touch=False)
         if user is None:
-            return 401, "Connectez-vous pour suivre la séance."
+            return 401, _("Connectez-vous pour suivre la séance.")
         try:
             meeting_live.access(session, actor=user, meeting_id=meeting_id)
         except RcpError as error:

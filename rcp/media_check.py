@@ -20,6 +20,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from PIL import Image, ImageDraw, ImageFont
 
+from rcp.i18n import N_, _
 from rcp.room import audio_frame_to_mono
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ _BAR_GREEN = np.array([46, 160, 67], dtype=np.uint8)
 _BAR_AMBER = np.array([230, 160, 20], dtype=np.uint8)
 _BAR_RED = np.array([210, 50, 40], dtype=np.uint8)
 _BAR_TRACK = np.array([40, 40, 40], dtype=np.uint8)
-PREVIEW_LABEL = "Image renvoyée par le serveur"
+PREVIEW_LABEL = N_("Image renvoyée par le serveur")
 
 
 def _bar_colour(position: float) -> np.ndarray:
@@ -226,7 +227,7 @@ def _blend(canvas: np.ndarray, rgba: np.ndarray, x: int, y: int) -> None:
     ).astype(np.uint8)
 
 
-def preview_frame(rgb: np.ndarray, fraction: float, *, label: str = PREVIEW_LABEL) -> np.ndarray:
+def preview_frame(rgb: np.ndarray, fraction: float, *, label: str | None = None) -> np.ndarray:
     """The camera image mirrored (as in a mirror), with the microphone level as a bar on the right.
 
     Returns a new H×W×3 uint8 array; ``fraction`` is the meter position in [0, 1]. The label
@@ -246,6 +247,8 @@ def preview_frame(rgb: np.ndarray, fraction: float, *, label: str = PREVIEW_LABE
         positions = (y1 - rows) / span
         colours = np.stack([_bar_colour(p) for p in positions])
         out[y1 - filled : y1, x0:x1] = colours[:, None, :]
+    if label is None:
+        label = _(PREVIEW_LABEL)  # in the current language (the test's request's)
     if label and height >= 60:
         _blend(out, _label_rgba(label, max(10, height // 30)), margin, margin)
     return out

@@ -13,16 +13,18 @@ app replicas see the same meeting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, notify
+from rcp import audit, i18n, notify
 from rcp.config import get_settings
-from rcp.dates import format_datetime
+from rcp.dates import format_date, format_datetime
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from rcp.i18n import N_, _
 from rcp.models import (
     Attendance,
     Case,
@@ -32,6 +34,7 @@ from rcp.models import (
     MeetingStatus,
     Participation,
     ParticipationStatus,
+    Rcp,
     User,
     utcnow,
 )
@@ -43,7 +46,7 @@ PRESENCE_TIMEOUT = timedelta(seconds=60)
 # Cases that were put on the agenda: a draft or a withdrawn case cannot be discussed.
 DISCUSSABLE = (CaseStatus.submitted, CaseStatus.discussed, CaseStatus.validated)
 
-FORBIDDEN = (
+FORBIDDEN = N_(
     "Seuls les participants confirmés et les coordinateurs de la RCP ont accès à la salle de "
     "cette séance."
 )
@@ -96,7 +99,7 @@ class Access:
 def _meeting(session: Session, meeting_id: int) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound("Séance introuvable.")
+        raise NotFound(_("Séance introuvable."))
     return meeting
 
 
@@ -117,7 +120,7 @@ def access(session: Session, *, actor: User, meeting_id: int) -> Access:
     coordinator = is_coordinator(session, actor, meeting.rcp_id)
     participation = _confirmed(session, meeting.id, actor.id)  # type: ignore[arg-type]
     if not coordinator and participation is None:
-        raise PermissionDenied(FORBIDDEN)
+        raise PermissionDenied(_(FORBIDDEN))
     return Access(meeting=meeting, is_coordinator=coordinator, participation=participation)
 
 
@@ -136,21 +139,23 @@ def require_live(meeting: Meeting, now: datetime | None = None) -> None:
     if current == Phase.live:
         return
     if current == Phase.cancelled:
-        raise Conflict("Cette séance est annulée.")
+        raise Conflict(_("Cette séance est annulée."))
     if current == Phase.before:
         minutes = get_settings().room_open_minutes_before
         raise Conflict(
-            f"La salle de la séance n'est pas encore ouverte : elle ouvre {minutes} minutes "
-            "avant le début."
+            _(
+                "La salle de la séance n'est pas encore ouverte : elle ouvre {minutes} minutes "
+                "avant le début."
+            ).format(minutes=minutes)
         )
-    raise Conflict("Cette séance est terminée.")
+    raise Conflict(_("Cette séance est terminée."))
 
 
 def _require_coordinator_access(session: Session, actor: User, meeting_id: int) -> Access:
     room = access(session, actor=actor, meeting_id=meeting_id)
     if not room.is_coordinator:
         raise PermissionDenied(
-            "Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP."
+            _("Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP.")
         )
     return room
 
@@ -174,9 +179,9 @@ def set_current_case(
     if case_id is not None:
         case = session.get(Case, case_id)
         if case is None or case.meeting_id != meeting.id:
-            raise NotFound("Ce cas n'appartient pas à cette séance.")
+            raise NotFound(_("Ce cas n'appartient pas à cette séance."))
         if case.status not in DISCUSSABLE:
-            raise InvalidInput("Seul un cas soumis peut être présenté en séance.", field="case")
+            raise InvalidInput(_("Seul un cas soumis peut être présenté en séance."), field="case")
     previous_id = meeting.current_case_id
     if previous_id == case_id:
         return meeting
@@ -213,19 +218,19 @@ def _coordinated_case(session: Session, actor: User, case_id: int) -> tuple[Case
         or meeting is None
         or case.status not in (*PENDING, CaseStatus.validated, CaseStatus.closed)
     ):
-        raise NotFound("Cas introuvable, ou vous n'avez pas accès à ce cas.")
+        raise NotFound(_("Cas introuvable, ou vous n'avez pas accès à ce cas."))
     if not is_coordinator(session, actor, meeting.rcp_id):
         raise PermissionDenied(
-            "Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP."
+            _("Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP.")
         )
     return case, meeting
 
 
 def _require_pending(case: Case) -> None:
     if case.status == CaseStatus.validated:
-        raise Conflict("L'avis de ce cas est validé : il n'est plus en attente.")
+        raise Conflict(_("L'avis de ce cas est validé : il n'est plus en attente."))
     if case.status == CaseStatus.closed:
-        raise Conflict("Ce cas a déjà été clos sans avis.")
+        raise Conflict(_("Ce cas a déjà été clos sans avis."))
 
 
 def mark_discussed(session: Session, *, actor: User, case_id: int) -> Case:
@@ -235,7 +240,7 @@ def mark_discussed(session: Session, *, actor: User, case_id: int) -> Case:
     if case.status == CaseStatus.discussed:
         return case
     if phase(meeting) in (Phase.before, Phase.cancelled):
-        raise Conflict("Un cas ne peut être marqué discuté qu'une fois sa séance ouverte.")
+        raise Conflict(_("Un cas ne peut être marqué discuté qu'une fois sa séance ouverte."))
     case.status = CaseStatus.discussed
     case.updated_at = utcnow()
     session.add(case)
@@ -266,25 +271,31 @@ def next_meeting(session: Session, meeting: Meeting) -> Meeting | None:
 
 
 def _case_link(case_id: int) -> str:
-    return f"{get_settings().base_url.rstrip('/')}/cas?id={case_id}"
+    return f"{get_settings().base_url.rstrip('/')}/cas?id={case_id}"  # i18n: exempt (a URL)
 
 
-def _tell_submitter(session: Session, case: Case, subject: str, news: str) -> None:
-    """An email to the case's submitter: the case number and a link, never patient data."""
+def _tell_submitter(
+    session: Session, case: Case, rcp_id: int, compose: Callable[[], tuple[str, str]]
+) -> None:
+    """An email to the case's submitter: the case number and a link, never patient data.
+
+    ``compose`` gives (subject, news), called in the submitter's language."""
     submitter = session.get(User, case.submitter_id)
     if submitter is None or submitter.status != "active":
         return
-    notify.send_email(
-        session,
-        to=submitter.email,
-        subject=f"{subject} : cas n° {case.id}",
-        body=(
-            f"Bonjour {submitter.display_name},\n\n{news}\n\n"
-            "Pour consulter le cas (connexion avec mot de passe et code SMS) : "
-            f"{_case_link(case.id)}\n\n"  # type: ignore[arg-type]
-            "Par confidentialité, ce message ne contient aucune donnée du patient.\n"
-        ),
-    )
+    rcp = session.get(Rcp, rcp_id)
+    with i18n.using(i18n.recipient_language(submitter, rcp=rcp)):
+        subject, news = compose()
+        notify.send_email(
+            session,
+            to=submitter.email,
+            subject=_("{subject} : cas n° {case}").format(subject=subject, case=case.id),
+            body=_(
+                "Bonjour {name},\n\n{news}\n\nPour consulter le cas (connexion avec mot de "
+                "passe et code SMS) : {link}\n\nPar confidentialité, ce message ne contient "
+                "aucune donnée du patient.\n"
+            ).format(name=submitter.display_name, news=news, link=_case_link(case.id)),  # type: ignore[arg-type]
+        )
 
 
 def postpone_case(session: Session, *, actor: User, case_id: int) -> Case:
@@ -304,8 +315,10 @@ def postpone_case(session: Session, *, actor: User, case_id: int) -> Case:
     target = next_meeting(session, meeting)
     if target is None:
         raise Conflict(
-            "Aucune séance suivante n'est programmée pour cette RCP : programmez-la d'abord "
-            "depuis la page de la RCP, puis reportez le cas."
+            _(
+                "Aucune séance suivante n'est programmée pour cette RCP : programmez-la d'abord "
+                "depuis la page de la RCP, puis reportez le cas."
+            )
         )
     now = utcnow()
     if meeting.current_case_id == case.id:
@@ -331,11 +344,19 @@ def postpone_case(session: Session, *, actor: User, case_id: int) -> Case:
     _tell_submitter(
         session,
         case,
-        "Cas reporté à la séance suivante",
-        f"Le cas n° {case.id} que vous avez soumis n'a pas reçu d'avis lors de la séance du "
-        f"{format_datetime(meeting.starts_at)[:10]} : il est reporté à la séance du "
-        f"{format_datetime(target.starts_at)} (heure de Paris) de la même RCP. Vous pouvez "
-        "le compléter d'ici là.",
+        meeting.rcp_id,
+        lambda: (
+            _("Cas reporté à la séance suivante"),
+            _(
+                "Le cas n° {case} que vous avez soumis n'a pas reçu d'avis lors de la séance du "
+                "{day} : il est reporté à la séance du {when} (heure de Paris) de la même RCP. "
+                "Vous pouvez le compléter d'ici là."
+            ).format(
+                case=case.id,
+                day=format_date(meeting.starts_at),
+                when=format_datetime(target.starts_at),
+            ),
+        ),
     )
     session.commit()
     return case
@@ -354,11 +375,16 @@ def close_case_without_opinion(session: Session, *, actor: User, case_id: int, r
     case, meeting = _coordinated_case(session, actor, case_id)
     _require_pending(case)
     text = clean_text(
-        reason, label="Motif de clôture sans avis", field="reason", max_length=2000, multiline=True
+        reason,
+        label=_("Motif de clôture sans avis"),
+        field="reason",
+        max_length=2000,
+        multiline=True,
     )
     if not text:
         raise InvalidInput(
-            "Indiquez pourquoi le cas est clos sans avis (ce motif est consigné).", field="reason"
+            _("Indiquez pourquoi le cas est clos sans avis (ce motif est consigné)."),
+            field="reason",
         )
     now = utcnow()
     if meeting.current_case_id == case.id:
@@ -380,10 +406,14 @@ def close_case_without_opinion(session: Session, *, actor: User, case_id: int, r
     _tell_submitter(
         session,
         case,
-        "Cas clos sans avis",
-        f"Le cas n° {case.id} que vous avez soumis a été clos sans avis par la RCP lors de la "
-        f"séance du {format_datetime(meeting.starts_at)[:10]}. Le motif est consigné sur la "
-        "page du cas.",
+        meeting.rcp_id,
+        lambda: (
+            _("Cas clos sans avis"),
+            _(
+                "Le cas n° {case} que vous avez soumis a été clos sans avis par la RCP lors de "
+                "la séance du {day}. Le motif est consigné sur la page du cas."
+            ).format(case=case.id, day=format_date(meeting.starts_at)),
+        ),
     )
     session.commit()
     return case
@@ -397,7 +427,7 @@ def _my_participation(
 ) -> tuple[Meeting, Participation]:
     room = access(session, actor=actor, meeting_id=meeting_id)
     if room.participation is None:
-        raise Conflict("Vous coordonnez la séance : la main levée est pour les participants.")
+        raise Conflict(_("Vous coordonnez la séance : la main levée est pour les participants."))
     return room.meeting, room.participation
 
 
@@ -449,7 +479,7 @@ def clear_hand(session: Session, *, actor: User, meeting_id: int, user_id: int) 
         )
     ).first()
     if row is None:
-        raise NotFound("Ce médecin ne participe pas à cette séance.")
+        raise NotFound(_("Ce médecin ne participe pas à cette séance."))
     if row.hand_raised_at is None:
         return row
     row.hand_raised_at = None
@@ -512,9 +542,9 @@ def reopen_meeting(session: Session, *, actor: User, meeting_id: int) -> Meeting
     """Undo a close made by mistake, as long as the overrun grace after the end has not passed."""
     meeting = _require_coordinator_access(session, actor, meeting_id).meeting
     if meeting.status != MeetingStatus.closed:
-        raise Conflict("Cette séance n'est pas close.")
+        raise Conflict(_("Cette séance n'est pas close."))
     if utcnow() >= meeting.ends_at + OVERRUN_GRACE:
-        raise Conflict("Cette séance est terminée depuis trop longtemps pour être rouverte.")
+        raise Conflict(_("Cette séance est terminée depuis trop longtemps pour être rouverte."))
     meeting.status = MeetingStatus.open
     meeting.closed_at = None
     session.add(meeting)

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, directory, notify
+from rcp import audit, directory, i18n, notify
 from rcp.config import get_settings
-from rcp.dates import PARIS, format_date_long, format_datetime
+from rcp.dates import PARIS, format_date, format_date_long, format_datetime, format_time
 from rcp.errors import Conflict, InvalidInput, NotFound
+from rcp.i18n import N_, _
 from rcp.ics import meeting_ics
 from rcp.models import (
     Meeting,
@@ -29,11 +30,11 @@ from rcp.permissions import is_coordinator, membership, require_active, require_
 from rcp.validation import clean_text
 
 STATUS_LABELS = {
-    ParticipationStatus.invited: "invité(e)",
-    ParticipationStatus.requested: "demande en attente",
-    ParticipationStatus.confirmed: "participation confirmée",
-    ParticipationStatus.declined: "a décliné",
-    ParticipationStatus.refused: "demande refusée",
+    ParticipationStatus.invited: N_("invité(e)"),
+    ParticipationStatus.requested: N_("demande en attente"),
+    ParticipationStatus.confirmed: N_("participation confirmée"),
+    ParticipationStatus.declined: N_("a décliné"),
+    ParticipationStatus.refused: N_("demande refusée"),
 }
 MAX_DURATION = timedelta(hours=12)
 
@@ -47,8 +48,10 @@ def paris_datetime(day: date, at: time, *, field_name: str) -> datetime:
     back = local.astimezone(UTC).astimezone(PARIS)
     if back.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise InvalidInput(
-            "Cette heure n'existe pas ce jour-là à Paris (passage à l'heure d'été). "
-            "Choisissez une autre heure.",
+            _(
+                "Cette heure n'existe pas ce jour-là à Paris (passage à l'heure d'été). "
+                "Choisissez une autre heure."
+            ),
             field=field_name,
         )
     return local
@@ -56,8 +59,8 @@ def paris_datetime(day: date, at: time, *, field_name: str) -> datetime:
 
 def meeting_title(rcp: Rcp, meeting: Meeting) -> str:
     """'RCP GEM et SNI (SNLGM, HSF) adulte du 7 avril 2021' (the procedure's wording)."""
-    name = rcp.name if rcp.name.upper().startswith("RCP") else f"RCP {rcp.name}"
-    return f"{name} du {format_date_long(meeting.starts_at)}"
+    name = rcp.name if rcp.name.upper().startswith("RCP") else _("RCP {name}").format(name=rcp.name)
+    return _("{name} du {date}").format(name=name, date=format_date_long(meeting.starts_at))
 
 
 def is_past(meeting: Meeting, now: datetime | None = None) -> bool:
@@ -75,19 +78,19 @@ def is_finished(meeting: Meeting, now: datetime | None = None) -> bool:
 
 def _check_times(starts_at: datetime, ends_at: datetime, deadline: datetime, now: datetime) -> None:
     if starts_at <= now:
-        raise InvalidInput("La séance ne peut pas être programmée dans le passé.", field="day")
+        raise InvalidInput(_("La séance ne peut pas être programmée dans le passé."), field="day")
     if ends_at <= starts_at:
-        raise InvalidInput("L'heure de fin doit être après l'heure de début.", field="end")
+        raise InvalidInput(_("L'heure de fin doit être après l'heure de début."), field="end")
     if ends_at - starts_at > MAX_DURATION:
-        raise InvalidInput("Une séance ne peut pas durer plus de 12 heures.", field="end")
+        raise InvalidInput(_("Une séance ne peut pas durer plus de 12 heures."), field="end")
     if deadline > starts_at:
         raise InvalidInput(
-            "La date limite de dépôt des cas ne peut pas être après le début de la séance.",
+            _("La date limite de dépôt des cas ne peut pas être après le début de la séance."),
             field="deadline",
         )
     if deadline <= now:
         raise InvalidInput(
-            "La date limite de dépôt des cas est déjà passée : choisissez-en une plus tardive.",
+            _("La date limite de dépôt des cas est déjà passée : choisissez-en une plus tardive."),
             field="deadline",
         )
 
@@ -98,7 +101,7 @@ def _check_times(starts_at: datetime, ends_at: datetime, deadline: datetime, now
 def _meeting(session: Session, meeting_id: int) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
-        raise NotFound("Séance introuvable.")
+        raise NotFound(_("Séance introuvable."))
     return meeting
 
 
@@ -127,7 +130,7 @@ class ParticipantRow:
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[ParticipationStatus(self.participation.status)]
+        return _(STATUS_LABELS[ParticipationStatus(self.participation.status)])
 
 
 @dataclass
@@ -206,23 +209,24 @@ def _ics_for(session: Session, meeting: Meeting, user: User, method: str) -> not
         meeting,
         title=meeting_title(t.rcp, meeting),
         # Only logistics: whatever a coordinator typed stays on the platform.
-        description=(
-            f"{meeting_title(t.rcp, meeting)} — filière {t.network.code}.\n"
-            f"Page de la séance : {_meeting_link(meeting)}"
+        description=_("{title} — filière {network}.\nPage de la séance : {link}").format(
+            title=meeting_title(t.rcp, meeting), network=t.network.code, link=_meeting_link(meeting)
         ),
         url=_meeting_link(meeting),
         attendee_email=user.email,
         attendee_name=user.display_name,
         method=method,
     )
-    filename = "annulation.ics" if method == "CANCEL" else "invitation.ics"
+    filename = _("annulation.ics") if method == "CANCEL" else _("invitation.ics")
     return notify.MailAttachment(filename, content, f"text/calendar; method={method}")
 
 
 def _when(meeting: Meeting) -> str:
-    start = format_datetime(meeting.starts_at)
-    end = meeting.ends_at.astimezone(PARIS).strftime("%H:%M")
-    return f"le {start.replace(' à ', ' de ')} à {end} (heure de Paris)"
+    return _("le {date} de {start} à {end} (heure de Paris)").format(
+        date=format_date(meeting.starts_at),
+        start=format_time(meeting.starts_at),
+        end=format_time(meeting.ends_at),
+    )
 
 
 def _concerned(session: Session, meeting: Meeting) -> list[User]:
@@ -266,7 +270,11 @@ def schedule_meeting(
         ends_at=ends_at,
         case_deadline=case_deadline,
         description=clean_text(
-            description, label="Description", field="description", max_length=2000, multiline=True
+            description,
+            label=_("Description"),
+            field="description",
+            max_length=2000,
+            multiline=True,
         ),
         created_by_id=actor.id,
     )
@@ -303,11 +311,11 @@ def _editable(session: Session, actor: User, meeting_id: int) -> Meeting:
     meeting = _meeting(session, meeting_id)
     require_coordinator(session, actor, meeting.rcp_id)
     if meeting.status == MeetingStatus.cancelled:
-        raise Conflict("Cette séance est annulée.")
+        raise Conflict(_("Cette séance est annulée."))
     if meeting.status == MeetingStatus.closed:
-        raise Conflict("Cette séance est close : elle ne peut plus être modifiée.")
+        raise Conflict(_("Cette séance est close : elle ne peut plus être modifiée."))
     if is_past(meeting):
-        raise Conflict("Cette séance est passée : elle ne peut plus être modifiée.")
+        raise Conflict(_("Cette séance est passée : elle ne peut plus être modifiée."))
     return meeting
 
 
@@ -328,26 +336,28 @@ def update_meeting(
     moved = (starts_at, ends_at) != (meeting.starts_at, meeting.ends_at)
     meeting.starts_at, meeting.ends_at, meeting.case_deadline = starts_at, ends_at, case_deadline
     meeting.description = clean_text(
-        description, label="Description", field="description", max_length=2000, multiline=True
+        description, label=_("Description"), field="description", max_length=2000, multiline=True
     )
     if moved:
         meeting.ics_sequence += 1
     session.add(meeting)
     if moved:
         t = directory.trail(session, meeting.rcp_id)
-        title = meeting_title(t.rcp, meeting)
         for user in _concerned(session, meeting):
-            notify.send_email(
-                session,
-                to=user.email,
-                subject=f"Modification : {title}",
-                body=(
-                    f"Bonjour {user.display_name},\n\nLa séance a changé d'horaire : elle aura "
-                    f"lieu {_when(meeting)}.\n\nPage de la séance : {_meeting_link(meeting)}\n"
-                    "L'invitation de calendrier jointe remplace la précédente.\n"
-                ),
-                attachments=(_ics_for(session, meeting, user, "REQUEST"),),
-            )
+            with i18n.using(i18n.recipient_language(user, rcp=t.rcp)):
+                notify.send_email(
+                    session,
+                    to=user.email,
+                    subject=_("Modification : {title}").format(title=meeting_title(t.rcp, meeting)),
+                    body=_(
+                        "Bonjour {name},\n\nLa séance a changé d'horaire : elle aura lieu "
+                        "{when}.\n\nPage de la séance : {link}\n"
+                        "L'invitation de calendrier jointe remplace la précédente.\n"
+                    ).format(
+                        name=user.display_name, when=_when(meeting), link=_meeting_link(meeting)
+                    ),
+                    attachments=(_ics_for(session, meeting, user, "REQUEST"),),
+                )
     audit.record(
         session,
         "meeting.updated",
@@ -363,24 +373,26 @@ def update_meeting(
 def cancel_meeting(session: Session, *, actor: User, meeting_id: int, reason: str = "") -> Meeting:
     """Cancel; everyone invited, requesting or confirmed gets an email with a CANCEL .ics."""
     meeting = _editable(session, actor, meeting_id)
-    reason = clean_text(reason, label="Motif", field="reason", max_length=1000, multiline=True)
+    reason = clean_text(reason, label=_("Motif"), field="reason", max_length=1000, multiline=True)
     meeting.status = MeetingStatus.cancelled
     meeting.cancelled_at = utcnow()
     meeting.ics_sequence += 1
     session.add(meeting)
     t = directory.trail(session, meeting.rcp_id)
-    title = meeting_title(t.rcp, meeting)
     for user in _concerned(session, meeting):
-        notify.send_email(
-            session,
-            to=user.email,
-            subject=f"Annulation : {title}",
-            body=(
-                f"Bonjour {user.display_name},\n\nLa séance prévue {_when(meeting)} est "
-                "annulée." + (f"\n\nMotif : {reason}" if reason else "") + "\n"
-            ),
-            attachments=(_ics_for(session, meeting, user, "CANCEL"),),
-        )
+        with i18n.using(i18n.recipient_language(user, rcp=t.rcp)):
+            body = _("Bonjour {name},\n\nLa séance prévue {when} est annulée.").format(
+                name=user.display_name, when=_when(meeting)
+            )
+            if reason:
+                body += _("\n\nMotif : {reason}").format(reason=reason)
+            notify.send_email(
+                session,
+                to=user.email,
+                subject=_("Annulation : {title}").format(title=meeting_title(t.rcp, meeting)),
+                body=body + "\n",
+                attachments=(_ics_for(session, meeting, user, "CANCEL"),),
+            )
     audit.record(
         session, "meeting.cancelled", actor_id=actor.id, target_type="meeting", target_id=meeting.id
     )
@@ -404,13 +416,15 @@ def invite(session: Session, *, actor: User, meeting_id: int, user_id: int) -> P
     meeting = _editable(session, actor, meeting_id)
     user = session.get(User, user_id)
     if user is None or user.status != UserStatus.active:
-        raise NotFound("Compte introuvable ou inactif.")
+        raise NotFound(_("Compte introuvable ou inactif."))
     row = _participation(session, meeting.id, user.id)  # type: ignore[arg-type]
     now = utcnow()
     if row is not None and row.status == ParticipationStatus.invited:
-        raise Conflict(f"{user.display_name} est déjà invité(e) à cette séance.")
+        raise Conflict(
+            _("{name} est déjà invité(e) à cette séance.").format(name=user.display_name)
+        )
     if row is not None and row.status == ParticipationStatus.confirmed:
-        raise Conflict(f"{user.display_name} participe déjà à cette séance.")
+        raise Conflict(_("{name} participe déjà à cette séance.").format(name=user.display_name))
     if row is None:
         row = Participation(
             meeting_id=meeting.id,
@@ -429,19 +443,26 @@ def invite(session: Session, *, actor: User, meeting_id: int, user_id: int) -> P
     session.add(row)
     session.flush()
     t = directory.trail(session, meeting.rcp_id)
-    title = meeting_title(t.rcp, meeting)
-    notify.send_email(
-        session,
-        to=user.email,
-        subject=f"Invitation : {title}",
-        body=(
-            f"Bonjour {user.display_name},\n\n{actor.display_name} vous invite à la {title}, "
-            f"{_when(meeting)}.\n\nPour valider votre participation (connexion avec mot de passe "
-            f"et code SMS) : {_meeting_link(meeting)}\n\nLes cas peuvent être soumis jusqu'au "
-            f"{format_datetime(meeting.case_deadline)}.\n"
-        ),
-        attachments=(_ics_for(session, meeting, user, "REQUEST"),),
-    )
+    with i18n.using(i18n.recipient_language(user, rcp=t.rcp)):
+        title = meeting_title(t.rcp, meeting)
+        notify.send_email(
+            session,
+            to=user.email,
+            subject=_("Invitation : {title}").format(title=title),
+            body=_(
+                "Bonjour {name},\n\n{inviter} vous invite à la {title}, {when}.\n\n"
+                "Pour valider votre participation (connexion avec mot de passe et code SMS) : "
+                "{link}\n\nLes cas peuvent être soumis jusqu'au {deadline}.\n"
+            ).format(
+                name=user.display_name,
+                inviter=actor.display_name,
+                title=title,
+                when=_when(meeting),
+                link=_meeting_link(meeting),
+                deadline=format_datetime(meeting.case_deadline),
+            ),
+            attachments=(_ics_for(session, meeting, user, "REQUEST"),),
+        )
     audit.record(
         session,
         "meeting.invited",
@@ -457,11 +478,11 @@ def invite(session: Session, *, actor: User, meeting_id: int, user_id: int) -> P
 
 def _open_for_participants(meeting: Meeting) -> None:
     if meeting.status == MeetingStatus.cancelled:
-        raise Conflict("Cette séance est annulée.")
+        raise Conflict(_("Cette séance est annulée."))
     if meeting.status == MeetingStatus.closed:
-        raise Conflict("Cette séance est close.")
+        raise Conflict(_("Cette séance est close."))
     if is_past(meeting):
-        raise Conflict("Cette séance est passée.")
+        raise Conflict(_("Cette séance est passée."))
 
 
 def respond(session: Session, *, actor: User, meeting_id: int, accept: bool) -> Participation:
@@ -475,9 +496,9 @@ def respond(session: Session, *, actor: User, meeting_id: int, accept: bool) -> 
         ParticipationStatus.invited,
         ParticipationStatus.confirmed,
     ):
-        raise Conflict("Vous n'avez pas d'invitation en attente pour cette séance.")
+        raise Conflict(_("Vous n'avez pas d'invitation en attente pour cette séance."))
     if accept and row.status == ParticipationStatus.confirmed:
-        raise Conflict("Votre participation est déjà confirmée.")
+        raise Conflict(_("Votre participation est déjà confirmée."))
     row.status = ParticipationStatus.confirmed if accept else ParticipationStatus.declined
     row.updated_at = utcnow()
     session.add(row)
@@ -499,14 +520,15 @@ def request_participation(session: Session, *, actor: User, meeting_id: int) -> 
     meeting = _meeting(session, meeting_id)
     _open_for_participants(meeting)
     if is_coordinator(session, actor, meeting.rcp_id):
-        raise Conflict("Vous coordonnez cette RCP : vous participez d'office.")
+        raise Conflict(_("Vous coordonnez cette RCP : vous participez d'office."))
     row = _participation(session, meeting.id, actor.id)  # type: ignore[arg-type]
     messages = {
-        ParticipationStatus.invited: "Vous êtes déjà invité(e) : validez votre participation.",
-        ParticipationStatus.requested: "Votre demande est déjà envoyée.",
-        ParticipationStatus.confirmed: "Votre participation est déjà confirmée.",
-        ParticipationStatus.refused: "Votre demande a été refusée par les coordinateurs de la "
-        "RCP. Contactez-les si besoin.",
+        ParticipationStatus.invited: _("Vous êtes déjà invité(e) : validez votre participation."),
+        ParticipationStatus.requested: _("Votre demande est déjà envoyée."),
+        ParticipationStatus.confirmed: _("Votre participation est déjà confirmée."),
+        ParticipationStatus.refused: _(
+            "Votre demande a été refusée par les coordinateurs de la RCP. Contactez-les si besoin."
+        ),
     }
     if row is not None and row.status in messages:
         raise Conflict(messages[ParticipationStatus(row.status)])
@@ -521,18 +543,25 @@ def request_participation(session: Session, *, actor: User, meeting_id: int) -> 
     session.add(row)
     session.flush()
     t = directory.trail(session, meeting.rcp_id)
-    title = meeting_title(t.rcp, meeting)
     for coordinator in directory.coordinators(session, meeting.rcp_id):
-        notify.send_email(
-            session,
-            to=coordinator.user.email,
-            subject=f"Demande de participation : {title}",
-            body=(
-                f"Bonjour {coordinator.user.display_name},\n\n{actor.display_name} "
-                f"({actor.specialty}, {actor.institution}) demande à participer à la {title}."
-                f"\n\nPour accepter ou refuser : {_meeting_link(meeting)}\n"
-            ),
-        )
+        with i18n.using(i18n.recipient_language(coordinator.user, rcp=t.rcp)):
+            title = meeting_title(t.rcp, meeting)
+            notify.send_email(
+                session,
+                to=coordinator.user.email,
+                subject=_("Demande de participation : {title}").format(title=title),
+                body=_(
+                    "Bonjour {name},\n\n{requester} ({specialty}, {institution}) demande à "
+                    "participer à la {title}.\n\nPour accepter ou refuser : {link}\n"
+                ).format(
+                    name=coordinator.user.display_name,
+                    requester=actor.display_name,
+                    specialty=actor.specialty,
+                    institution=actor.institution,
+                    title=title,
+                    link=_meeting_link(meeting),
+                ),
+            )
     audit.record(
         session,
         "meeting.participation_requested",
@@ -550,10 +579,10 @@ def decide_request(
 ) -> Participation:
     row = session.get(Participation, participation_id)
     if row is None:
-        raise NotFound("Demande introuvable.")
+        raise NotFound(_("Demande introuvable."))
     meeting = _editable(session, actor, row.meeting_id)
     if row.status != ParticipationStatus.requested:
-        raise Conflict("Cette demande a déjà reçu une réponse.")
+        raise Conflict(_("Cette demande a déjà reçu une réponse."))
     row.status = ParticipationStatus.confirmed if accept else ParticipationStatus.refused
     row.decided_by_id = actor.id
     row.updated_at = utcnow()
@@ -561,29 +590,34 @@ def decide_request(
     user = session.get(User, row.user_id)
     assert user is not None
     t = directory.trail(session, meeting.rcp_id)
-    title = meeting_title(t.rcp, meeting)
-    if accept:
-        notify.send_email(
-            session,
-            to=user.email,
-            subject=f"Participation acceptée : {title}",
-            body=(
-                f"Bonjour {user.display_name},\n\nVotre demande de participation à la {title} "
-                f"est acceptée. La séance a lieu {_when(meeting)}.\n\nPage de la séance : "
-                f"{_meeting_link(meeting)}\n"
-            ),
-            attachments=(_ics_for(session, meeting, user, "REQUEST"),),
-        )
-    else:
-        notify.send_email(
-            session,
-            to=user.email,
-            subject=f"Participation refusée : {title}",
-            body=(
-                f"Bonjour {user.display_name},\n\nVotre demande de participation à la {title} "
-                "n'a pas été acceptée par les coordinateurs de la RCP.\n"
-            ),
-        )
+    with i18n.using(i18n.recipient_language(user, rcp=t.rcp)):
+        title = meeting_title(t.rcp, meeting)
+        if accept:
+            notify.send_email(
+                session,
+                to=user.email,
+                subject=_("Participation acceptée : {title}").format(title=title),
+                body=_(
+                    "Bonjour {name},\n\nVotre demande de participation à la {title} est "
+                    "acceptée. La séance a lieu {when}.\n\nPage de la séance : {link}\n"
+                ).format(
+                    name=user.display_name,
+                    title=title,
+                    when=_when(meeting),
+                    link=_meeting_link(meeting),
+                ),
+                attachments=(_ics_for(session, meeting, user, "REQUEST"),),
+            )
+        else:
+            notify.send_email(
+                session,
+                to=user.email,
+                subject=_("Participation refusée : {title}").format(title=title),
+                body=_(
+                    "Bonjour {name},\n\nVotre demande de participation à la {title} n'a pas "
+                    "été acceptée par les coordinateurs de la RCP.\n"
+                ).format(name=user.display_name, title=title),
+            )
     audit.record(
         session,
         "meeting.request_" + ("accepted" if accept else "refused"),

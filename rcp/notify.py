@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from rcp.config import Settings, get_settings
 from rcp.errors import RcpError
+from rcp.i18n import N_, _
 from rcp.models import OutboxChannel, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class MailAttachment:
 class DeliveryFailed(RcpError):
     """Raised when a message could not be handed to the SMTP server or the SMS gateway."""
 
-    default_message = (
+    default_message = N_(
         "Le message n'a pas pu être envoyé. Réessayez dans un instant ; si le problème "
         "persiste, contactez le support."
     )
@@ -109,6 +110,7 @@ def _start_delivery(bind: Engine, settings: Settings) -> None:
 
 
 GIVEN_UP = (
+    # i18n: exempt (stored as the outbox row's error, shown as is in "Boîte d'envoi")
     "Envoi interrompu {attempts} fois (arrêt ou redémarrage du serveur pendant l'envoi) : "
     "message abandonné, non remis. Prévenez le destinataire si nécessaire."
 )
@@ -268,8 +270,10 @@ def send_sms(
     except httpx.HTTPError as exc:
         log.warning("SMS gateway failed: %s", type(exc).__name__)
         raise DeliveryFailed(
-            "Le SMS n'a pas pu être envoyé. Réessayez dans un instant ou utilisez votre "
-            "application d'authentification ; si le problème persiste, contactez le support."
+            _(
+                "Le SMS n'a pas pu être envoyé. Réessayez dans un instant ou utilisez votre "
+                "application d'authentification ; si le problème persiste, contactez le support."
+            )
         ) from exc
     row.status = OutboxStatus.sent
     row.body = None  # the code must not stay readable once the gateway has it

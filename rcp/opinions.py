@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from rcp import attendance, audit, dicom, notify
+from rcp import attendance, audit, dicom, i18n, notify
 from rcp.cases import CASE_NOT_FOUND, LISTED, can_view
 from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.directory import Trail, trail
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StorageError
+from rcp.i18n import N_, _
 from rcp.meetings import meeting_title
 from rcp.models import (
     Attachment,
@@ -35,6 +36,7 @@ from rcp.sheet_data import (
     key_image_attachment,
     key_image_differences,
     render_key_image,
+    sheet_language,
 )
 from rcp.sheets import build_sheet_pdf, fingerprint
 from rcp.validation import clean_text
@@ -56,10 +58,10 @@ class CaseContext:
 def _context(session: Session, case_id: int) -> CaseContext:
     case = session.get(Case, case_id)
     if case is None:
-        raise NotFound("Cas introuvable.")
+        raise NotFound(_("Cas introuvable."))
     meeting = session.get(Meeting, case.meeting_id)
     if meeting is None:
-        raise NotFound("Séance introuvable.")
+        raise NotFound(_("Séance introuvable."))
     return CaseContext(case=case, meeting=meeting, trail=trail(session, meeting.rcp_id))
 
 
@@ -91,7 +93,9 @@ def validation_line(session: Session, opinion: Opinion) -> str:
     """'Avis validé le 03/12/2026 à 16:12 par Dr Hélène Dubois' (for the case page)."""
     validator = session.get(User, opinion.validator_id) if opinion.validator_id else None
     who = validator.display_name if validator else "—"
-    return f"Avis validé le {format_datetime(opinion.validated_at)} par {who}"
+    return _("Avis validé le {when} par {who}").format(
+        when=format_datetime(opinion.validated_at), who=who
+    )
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -128,7 +132,7 @@ def may_read(session: Session, user: User | None, ctx: CaseContext) -> bool:
     )
 
 
-_READ_REFUSED = (
+_READ_REFUSED = N_(
     "Seuls les participants confirmés de la séance, les coordinateurs de la RCP et le médecin "
     "demandeur ont accès à l'avis et à la fiche de ce cas."
 )
@@ -139,9 +143,9 @@ def _require_reader(session: Session, actor: User | None, case_id: int) -> CaseC
     ctx = _context(session, case_id)
     if ctx.case.status not in LISTED and ctx.case.submitter_id != actor.id:  # type: ignore[union-attr]
         # Someone else's draft or withdrawn case: answered like an id that does not exist.
-        raise NotFound(CASE_NOT_FOUND)
+        raise NotFound(_(CASE_NOT_FOUND))
     if not may_read(session, actor, ctx):
-        raise PermissionDenied(_READ_REFUSED)
+        raise PermissionDenied(_(_READ_REFUSED))
     return ctx
 
 
@@ -151,17 +155,17 @@ def _require_coordinator(session: Session, actor: User | None, case_id: int) -> 
     require_coordinator(session, actor, ctx.meeting.rcp_id)
     if ctx.case.status not in LISTED:
         # A draft or a withdrawn case is its submitter's alone, coordinators included.
-        raise NotFound(CASE_NOT_FOUND)
+        raise NotFound(_(CASE_NOT_FOUND))
     return ctx
 
 
 def _check_case_open_for_opinion(ctx: CaseContext) -> None:
     if ctx.case.status in (CaseStatus.draft, CaseStatus.withdrawn):
-        raise Conflict("Ce cas n'est pas soumis à la RCP : aucun avis ne peut être rédigé.")
+        raise Conflict(_("Ce cas n'est pas soumis à la RCP : aucun avis ne peut être rédigé."))
     if ctx.case.status == CaseStatus.closed:
-        raise Conflict("Ce cas a été clos sans avis : aucun avis ne peut être rédigé.")
+        raise Conflict(_("Ce cas a été clos sans avis : aucun avis ne peut être rédigé."))
     if ctx.meeting.status == MeetingStatus.cancelled:
-        raise Conflict("La séance de ce cas est annulée : aucun avis ne peut être rédigé.")
+        raise Conflict(_("La séance de ce cas est annulée : aucun avis ne peut être rédigé."))
 
 
 # --- drafts ----------------------------------------------------------------------------------
@@ -169,11 +173,11 @@ def _check_case_open_for_opinion(ctx: CaseContext) -> None:
 
 # The opinion's text fields: label shown in French messages, maximum length, several lines.
 OPINION_TEXT_FIELDS: dict[str, tuple[str, int, bool]] = {
-    "proposal": ("Proposition de la RCP", 20000, True),
-    "rationale": ("Argumentaire", 20000, True),
-    "references": ("Références", 5000, True),
-    "clinical_trial": ("Essai clinique proposé", 2000, True),
-    "follow_up_doctor": ("Médecin responsable du suivi", 200, False),
+    "proposal": (N_("Proposition de la RCP"), 20000, True),
+    "rationale": (N_("Argumentaire"), 20000, True),
+    "references": (N_("Références"), 5000, True),
+    "clinical_trial": (N_("Essai clinique proposé"), 2000, True),
+    "follow_up_doctor": (N_("Médecin responsable du suivi"), 200, False),
 }
 
 
@@ -192,7 +196,7 @@ class OpinionFields:
     def cleaned(self) -> OpinionFields:
         texts = {
             name: clean_text(
-                getattr(self, name), label=label, field=name, max_length=limit, multiline=multi
+                getattr(self, name), label=_(label), field=name, max_length=limit, multiline=multi
             )
             for name, (label, limit, multi) in OPINION_TEXT_FIELDS.items()
         }
@@ -237,7 +241,7 @@ def save_draft(
     ).cleaned()
     reason = clean_text(
         quorum_reason,
-        label="Motif de validation sans quorum",
+        label=_("Motif de validation sans quorum"),
         field="quorum_reason",
         max_length=2000,
         multiline=True,
@@ -245,8 +249,10 @@ def save_draft(
     opinion = _latest(session, case_id)
     if opinion is not None and opinion.validated_at is not None:
         raise Conflict(
-            "L'avis est validé et verrouillé. Pour le modifier, ouvrez une correction "
-            "(nouvelle version)."
+            _(
+                "L'avis est validé et verrouillé. Pour le modifier, ouvrez une correction "
+                "(nouvelle version)."
+            )
         )
     created = opinion is None
     if opinion is None:
@@ -295,9 +301,13 @@ class QuorumView:
         return max(self.required - len(self.specialties), 0)
 
     def summary(self) -> str:
-        return (
-            f"{len(self.attendees)} participant(s), {len(self.specialties)} spécialité(s) "
-            f"distincte(s) sur {self.required} requise(s)"
+        return _(
+            "{attendees} participant(s), {specialties} spécialité(s) distincte(s) sur "
+            "{required} requise(s)"
+        ).format(
+            attendees=len(self.attendees),
+            specialties=len(self.specialties),
+            required=self.required,
         )
 
 
@@ -339,7 +349,7 @@ def quorum(session: Session, *, actor: User, case_id: int) -> QuorumView:
 
 
 def _case_link(case_id: int) -> str:
-    return f"{get_settings().base_url.rstrip('/')}/cas?id={case_id}"
+    return f"{get_settings().base_url.rstrip('/')}/cas?id={case_id}"  # i18n: exempt (a URL)
 
 
 def _notify_submitter(session: Session, ctx: CaseContext, opinion: Opinion) -> None:
@@ -347,21 +357,31 @@ def _notify_submitter(session: Session, ctx: CaseContext, opinion: Opinion) -> N
     submitter = session.get(User, ctx.case.submitter_id)
     if submitter is None or not is_active(submitter):
         return
-    title = meeting_title(ctx.rcp, ctx.meeting)
-    what = "validé" if opinion.version == 1 else f"corrigé (version {opinion.version})"
-    notify.send_email(
-        session,
-        to=submitter.email,
-        subject=f"Avis de la RCP {what} : cas n° {ctx.case.id}",
-        body=(
-            f"Bonjour {submitter.display_name},\n\n"
-            f"L'avis de la {title} sur le cas n° {ctx.case.id} que vous avez soumis est "
-            f"{what}.\n\n"
-            "Pour le lire et télécharger la fiche RCP (connexion avec mot de passe et code "
-            f"SMS) : {_case_link(ctx.case.id)}\n\n"
-            "Par confidentialité, ce message ne contient aucune donnée du patient.\n"
-        ),
-    )
+    with i18n.using(i18n.recipient_language(submitter, rcp=ctx.rcp)):
+        title = meeting_title(ctx.rcp, ctx.meeting)
+        what = (
+            _("validé")
+            if opinion.version == 1
+            else _("corrigé (version {version})").format(version=opinion.version)
+        )
+        notify.send_email(
+            session,
+            to=submitter.email,
+            subject=_("Avis de la RCP {what} : cas n° {case}").format(what=what, case=ctx.case.id),
+            body=_(
+                "Bonjour {name},\n\n"
+                "L'avis de la {title} sur le cas n° {case} que vous avez soumis est {what}.\n\n"
+                "Pour le lire et télécharger la fiche RCP (connexion avec mot de passe et code "
+                "SMS) : {link}\n\n"
+                "Par confidentialité, ce message ne contient aucune donnée du patient.\n"
+            ).format(
+                name=submitter.display_name,
+                title=title,
+                case=ctx.case.id,
+                what=what,
+                link=_case_link(ctx.case.id),
+            ),
+        )
 
 
 def key_image_identity_warning(session: Session, case: Case) -> str | None:
@@ -404,44 +424,50 @@ def validate(
     _check_case_open_for_opinion(ctx)
     opinion = _latest(session, case_id)
     if opinion is None:
-        raise Conflict("Aucun avis à valider : enregistrez d'abord la proposition de la RCP.")
+        raise Conflict(_("Aucun avis à valider : enregistrez d'abord la proposition de la RCP."))
     if opinion.validated_at is not None:
-        raise Conflict("Cet avis est déjà validé.")
+        raise Conflict(_("Cet avis est déjà validé."))
     if not opinion.proposal.strip():
         raise InvalidInput(
-            "La proposition de la RCP est obligatoire pour valider l'avis.", field="proposal"
+            _("La proposition de la RCP est obligatoire pour valider l'avis."), field="proposal"
         )
     if opinion.follows_guidelines is None:
         raise InvalidInput(
-            "Indiquez si la proposition suit les recommandations en vigueur (oui ou non) : "
-            "la fiche le dit.",
+            _(
+                "Indiquez si la proposition suit les recommandations en vigueur (oui ou non) : "
+                "la fiche le dit."
+            ),
             field="follows_guidelines",
         )
     now = utcnow()
     if ctx.meeting.starts_at > now:
-        raise Conflict("L'avis ne peut être validé qu'à partir du début de la séance.")
+        raise Conflict(_("L'avis ne peut être validé qu'à partir du début de la séance."))
     view = _quorum(session, ctx)
     reason = clean_text(
         quorum_reason if quorum_reason is not None else opinion.quorum_reason,
-        label="Motif de validation sans quorum",
+        label=_("Motif de validation sans quorum"),
         field="quorum_reason",
         max_length=2000,
         multiline=True,
     )
     if not view.met and not reason:
         raise InvalidInput(
-            f"Quorum non atteint ({view.summary()}) : indiquez le motif pour lequel l'avis est "
-            "validé malgré tout.",
+            _(
+                "Quorum non atteint ({summary}) : indiquez le motif pour lequel l'avis est "
+                "validé malgré tout."
+            ).format(summary=view.summary()),
             field="quorum_reason",
         )
     recorded_reason = reason if not view.met else None
     identity_warning = key_image_identity_warning(session, ctx.case)
     if identity_warning and not confirm_key_image_identity:
         raise InvalidInput(
-            "L'image clé choisie porte dans son en-tête DICOM l'identité d'un autre patient "
-            f"({identity_warning}). Choisissez une autre image, ou confirmez explicitement "
-            "qu'elle appartient bien à ce patient : la confirmation sera consignée sur la "
-            "fiche.",
+            _(
+                "L'image clé choisie porte dans son en-tête DICOM l'identité d'un autre patient "
+                "({differences}). Choisissez une autre image, ou confirmez explicitement "
+                "qu'elle appartient bien à ce patient : la confirmation sera consignée sur la "
+                "fiche."
+            ).format(differences=identity_warning),
             field="key_image_identity",
         )
     snapshot = [
@@ -454,18 +480,19 @@ def validate(
                 Opinion.case_id == case_id, Opinion.version == opinion.version - 1
             )
         ).one()
-    data = build_sheet_data(
-        session,
-        case=ctx.case,
-        opinion=opinion,
-        validator=actor,
-        validated_at=now,
-        quorum_met=view.met,
-        quorum_reason=recorded_reason,
-        attendees=snapshot,
-        replaces=previous.validated_at if previous else None,
-        key_image_confirmed=bool(identity_warning),
-    )
+    with i18n.using(sheet_language(session, ctx.case)):
+        data = build_sheet_data(
+            session,
+            case=ctx.case,
+            opinion=opinion,
+            validator=actor,
+            validated_at=now,
+            quorum_met=view.met,
+            quorum_reason=recorded_reason,
+            attendees=snapshot,
+            replaces=previous.validated_at if previous else None,
+            key_image_confirmed=bool(identity_warning),
+        )
     draft_stamp = opinion.updated_at
     opinion_id = opinion.id
     session.commit()  # nothing written yet: releases the database during the PDF build
@@ -477,7 +504,7 @@ def validate(
     if opinion is None or opinion.validated_at is not None or opinion.updated_at != draft_stamp:
         session.rollback()
         raise Conflict(
-            "L'avis a été modifié ou validé pendant la validation : relisez-le puis validez."
+            _("L'avis a été modifié ou validé pendant la validation : relisez-le puis validez.")
         )
     opinion.validator_id = actor.id
     opinion.validated_at = now
@@ -533,7 +560,7 @@ def correct(
     ctx = _require_coordinator(session, actor, case_id)
     latest = _latest(session, case_id)
     if latest is None or latest.validated_at is None:
-        raise Conflict("L'avis n'est pas encore validé : modifiez directement le brouillon.")
+        raise Conflict(_("L'avis n'est pas encore validé : modifiez directement le brouillon."))
     base = fields_of(latest)
     values = OpinionFields(
         proposal=base.proposal if proposal is None else proposal,
@@ -620,8 +647,8 @@ def key_image_candidates(session: Session, *, actor: User, case_id: int) -> list
         )
         result.append(
             KeySeries(
-                label=f"{label} ({len(slices)} image(s))"
-                + (" — ⚠ autre patient ?" if differences else ""),
+                label=_("{label} ({count} image(s))").format(label=label, count=len(slices))
+                + (_(" — ⚠ autre patient ?") if differences else ""),
                 keys=tuple(by_key[m.key].sha256 for m in series.members),
                 slices=tuple(slices),
                 identity_warning=dicom.describe_differences(differences),
@@ -633,9 +660,11 @@ def key_image_candidates(session: Session, *, actor: User, case_id: int) -> list
 def _key_attachment(session: Session, case_id: int, attachment_id: int) -> Attachment:
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.case_id != case_id:
-        raise NotFound("Pièce jointe introuvable dans ce cas.")
+        raise NotFound(_("Pièce jointe introuvable dans ce cas."))
     if attachment.kind != AttachmentKind.dicom:
-        raise InvalidInput("L'image clé doit être une image DICOM du dossier.", field="key_image")
+        raise InvalidInput(
+            _("L'image clé doit être une image DICOM du dossier."), field="key_image"
+        )
     return attachment
 
 
@@ -660,7 +689,7 @@ def choose_key_image(
     ctx = _require_coordinator(session, actor, case_id)
     latest = _latest(session, case_id)
     if latest is not None and latest.validated_at is not None:
-        raise Conflict("L'avis est validé : ouvrez une correction pour changer l'image clé.")
+        raise Conflict(_("L'avis est validé : ouvrez une correction pour changer l'image clé."))
     case = ctx.case
     if attachment_id is None:
         case.key_attachment_id = None
@@ -670,7 +699,8 @@ def choose_key_image(
         frames = int((attachment.dicom_summary or {}).get("frames") or 1)
         if not 0 <= frame_index < frames:
             raise InvalidInput(
-                f"Cette image n'existe pas dans le fichier (1 à {frames}).", field="key_image"
+                _("Cette image n'existe pas dans le fichier (1 à {frames}).").format(frames=frames),
+                field="key_image",
             )
         case.key_attachment_id = attachment.id
         case.key_frame_index = frame_index
@@ -707,10 +737,11 @@ class VersionRow:
     @property
     def label(self) -> str:
         if self.opinion.validated_at is None:
-            return f"Version {self.opinion.version} — brouillon"
-        return (
-            f"Version {self.opinion.version} — validée le "
-            f"{format_datetime(self.opinion.validated_at)} par {self.validator_name}"
+            return _("Version {version} — brouillon").format(version=self.opinion.version)
+        return _("Version {version} — validée le {when} par {who}").format(
+            version=self.opinion.version,
+            when=format_datetime(self.opinion.validated_at),
+            who=self.validator_name,
         )
 
 
@@ -799,7 +830,7 @@ def opinion_page(
 
 def sheet_filename(case_id: int, version: int) -> str:
     """A neutral name: a downloaded file's name must not reveal the patient."""
-    return f"fiche-rcp-cas-{case_id}-v{version}.pdf"
+    return _("fiche-rcp-cas-{case}-v{version}.pdf").format(case=case_id, version=version)
 
 
 def get_sheet(
@@ -825,11 +856,11 @@ def get_sheet(
             select(Opinion).where(Opinion.case_id == case_id, Opinion.version == version)
         ).first()
     if opinion is None or opinion.validated_at is None or not opinion.sheet_sha256:
-        raise NotFound("Aucune fiche validée pour ce cas.")
+        raise NotFound(_("Aucune fiche validée pour ce cas."))
     data = file_store().read(opinion.sheet_sha256)
     if fingerprint(data) != opinion.sheet_sha256:
         raise StorageError(
-            "La fiche stockée ne correspond plus à son empreinte : contactez le support."
+            _("La fiche stockée ne correspond plus à son empreinte : contactez le support.")
         )
     audit.record(
         session,
@@ -849,7 +880,7 @@ def preview_sheet(session: Session, *, actor: User, case_id: int) -> tuple[str, 
     ctx = _require_coordinator(session, actor, case_id)
     opinion = _latest(session, case_id)
     if opinion is None or opinion.validated_at is not None:
-        raise Conflict("Aucun brouillon d'avis à prévisualiser.")
+        raise Conflict(_("Aucun brouillon d'avis à prévisualiser."))
     view = _quorum(session, ctx)
     previous = None
     if opinion.version > 1:
@@ -858,16 +889,21 @@ def preview_sheet(session: Session, *, actor: User, case_id: int) -> tuple[str, 
                 Opinion.case_id == case_id, Opinion.version == opinion.version - 1
             )
         ).one()
-    data = build_sheet_data(
-        session,
-        case=ctx.case,
-        opinion=opinion,
-        validator=None,
-        validated_at=None,
-        quorum_met=view.met,
-        quorum_reason=None,
-        attendees=[{"name": a.name, "specialty": a.specialty} for a in view.attendees],
-        replaces=previous.validated_at if previous else None,
-    )
+    # The preview is in the language the validated sheet will be printed in.
+    with i18n.using(sheet_language(session, ctx.case)):
+        data = build_sheet_data(
+            session,
+            case=ctx.case,
+            opinion=opinion,
+            validator=None,
+            validated_at=None,
+            quorum_met=view.met,
+            quorum_reason=None,
+            attendees=[{"name": a.name, "specialty": a.specialty} for a in view.attendees],
+            replaces=previous.validated_at if previous else None,
+        )
     session.commit()  # end the read transaction before the PDF build
-    return f"projet-fiche-rcp-cas-{case_id}-v{opinion.version}.pdf", build_sheet_pdf(data)
+    name = _("projet-fiche-rcp-cas-{case}-v{version}.pdf").format(
+        case=case_id, version=opinion.version
+    )
+    return name, build_sheet_pdf(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from rcp.errors import PermissionDenied
+from rcp.i18n import _
 from rcp.models import COORDINATOR_ROLES, MembershipStatus, RcpMember, User, UserStatus
 
 
@@ -19,9 +20,9 @@ def is_admin(user: User | None) -> bool:
 def require_active(user: User | None) -> User:
     """The user, if signed in with an active account; raises PermissionDenied otherwise."""
     if user is None:
-        raise PermissionDenied("Vous devez être connecté pour effectuer cette action.")
+        raise PermissionDenied(_("Vous devez être connecté pour effectuer cette action."))
     if user.status != UserStatus.active:
-        raise PermissionDenied("Votre compte n'est pas actif.")
+        raise PermissionDenied(_("Votre compte n'est pas actif."))
     return user
 
 
@@ -29,7 +30,7 @@ def require_admin(user: User | None) -> User:
     require_active(user)
     assert user is not None
     if not user.is_admin:
-        raise PermissionDenied("Cette action est réservée aux administrateurs.")
+        raise PermissionDenied(_("Cette action est réservée aux administrateurs."))
     return user
 
 
@@ -66,6 +67,6 @@ def require_coordinator(session: Session, user: User | None, rcp_id: int) -> Use
     assert user is not None
     if not is_coordinator(session, user, rcp_id):
         raise PermissionDenied(
-            "Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP."
+            _("Cette action est réservée à l'assistant(e) et aux médecins référents de la RCP.")
         )
     return user

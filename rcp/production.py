@@ -16,11 +16,13 @@ def problems(settings: Settings, engine: Engine) -> list[str]:
     found: list[str] = []
     if settings.demo_mode:
         found.append(
+            # i18n: exempt (operator console: startup checks)
             "RCP_DEMO_MODE est activé : le mode démonstration (comptes aux mots de passe "
             "connus, codes SMS affichés) ne sert jamais en production. Retirez-le des réglages."
         )
     database = health.check_database(engine)
     if not database.ok:
+        # i18n: exempt (operator console: startup checks)
         found.append(f"Base de données : {database.detail}.")
     else:
         with Session(engine) as session:
@@ -31,6 +33,7 @@ def problems(settings: Settings, engine: Engine) -> list[str]:
             ).one()
         if demo_accounts:
             found.append(
+                # i18n: exempt (operator console: startup checks)
                 f"La base contient {demo_accounts} compte(s) de démonstration "
                 f"(@{DEMO_DOMAIN}, mot de passe public) : la production demande une base sans "
                 "données de démonstration (python -m rcp seed-demo est réservé à la démo)."
@@ -46,11 +49,13 @@ def notes(settings: Settings) -> list[str]:
     lines = []
     if settings.base_url_derived:
         lines.append(
+            # i18n: exempt (operator console: startup checks)
             "RCP_BASE_URL n'est pas réglé : les liens des e-mails utiliseront l'adresse et le "
             "port de ce serveur. Réglez-le sur l'adresse publique (https://…)."
         )
     if not settings.smtp_configured or not settings.sms_configured:
         lines.append(
+            # i18n: exempt (operator console: startup checks)
             "Pas de serveur SMTP ou de passerelle SMS : les messages restent dans la boîte "
             "d'envoi (mode pilote)."
         )

@@ -38,6 +38,7 @@ from rcp import attendance, auth
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, Conflict, InvalidInput, NotFound, PermissionDenied, RcpError
+from rcp.i18n import N_, _
 from rcp.models import User
 from rcp.room.hub import MediaHub, get_hub
 
@@ -48,8 +49,8 @@ T = TypeVar("T")
 MAX_BODY_BYTES = 96_000
 _SEAT = re.compile(r"^[A-Za-z0-9_-]{1,40}:[A-Za-z0-9_-]{1,40}:[0-9]{1,6}$")
 _CHECK = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-NOT_SIGNED_IN = "Votre session a expiré : reconnectez-vous, puis rouvrez la salle."
-FOREIGN_ORIGIN = "Requête refusée : elle ne vient pas d'une page de la plateforme."
+NOT_SIGNED_IN = N_("Votre session a expiré : reconnectez-vous, puis rouvrez la salle.")
+FOREIGN_ORIGIN = N_("Requête refusée : elle ne vient pas d'une page de la plateforme.")
 
 
 @lru_cache(maxsize=4)
@@ -151,14 +152,14 @@ async def _body(request: Request) -> dict[str, Any]:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise InvalidInput("Requête trop volumineuse.")
+            raise InvalidInput(_("Requête trop volumineuse."))
         chunks.append(chunk)
     try:
         data = json.loads(b"".join(chunks) or b"{}")
     except ValueError as error:
-        raise InvalidInput("Requête illisible.") from error
+        raise InvalidInput(_("Requête illisible.")) from error
     if not isinstance(data, dict):
-        raise InvalidInput("Requête illisible.")
+        raise InvalidInput(_("Requête illisible."))
     return data
 
 
@@ -191,12 +192,12 @@ async def _guarded(
 ) -> Response:
     """Origin, body and session checks shared by every route; RcpError → JSON error."""
     if not same_origin(request):
-        return _error(FOREIGN_ORIGIN, 403)
+        return _error(_(FOREIGN_ORIGIN), 403)
     try:
         body = await _body(request)
         user = await _user(request)
         if user is None and not anonymous:
-            return _error(NOT_SIGNED_IN, 401)
+            return _error(_(NOT_SIGNED_IN), 401)
         result = await handler(user, body)
     except RcpError as error:
         return _error(str(error), _status_of(error))
@@ -208,7 +209,7 @@ async def _guarded(
 def _seat(body: dict[str, Any]) -> str:
     seat = body.get("seat")
     if not isinstance(seat, str) or not _SEAT.match(seat):
-        raise InvalidInput("Rechargez la page de la salle.")
+        raise InvalidInput(_("Rechargez la page de la salle."))
     return seat
 
 
@@ -254,7 +255,7 @@ async def room_screen(request: Request) -> Response:
         assert user is not None
         if not await run_in_threadpool(_may_share, user, meeting_id):
             raise PermissionDenied(
-                "Le partage d'écran n'est possible que lorsque l'assistant(e) vous y invite."
+                _("Le partage d'écran n'est possible que lorsque l'assistant(e) vous y invite.")
             )
         answer = await media_hub().share_screen(
             meeting_id=meeting_id,
@@ -280,7 +281,7 @@ async def room_screen_stop(request: Request) -> Response:
 def _check_id(body: dict[str, Any]) -> str:
     check = body.get("check")
     if not isinstance(check, str) or not _CHECK.match(check):
-        raise InvalidInput("Rechargez la page pour refaire le test.")
+        raise InvalidInput(_("Rechargez la page pour refaire le test."))
     return check
 
 

@@ -27,10 +27,11 @@ from sqlmodel import Session
 from rcp import attachments, audit
 from rcp.config import get_settings
 from rcp.errors import NotFound
+from rcp.i18n import N_, _
 from rcp.models import User
 
 METHOD = "DICOM PS3.15 Basic Profile (dicom-anonymizer 2.1.0)"  # LO: at most 64 characters
-NO_SERIES = "Série introuvable, ou vous n'avez pas accès à ce cas."
+NO_SERIES = N_("Série introuvable, ou vous n'avez pas accès à ce cas.")
 # dicom-anonymizer keeps its old → new UID map in a module global: one archive at a time.
 _UIDS_LOCK = threading.Lock()
 
@@ -73,7 +74,7 @@ def series_archive(
         None,
     )
     if series is None:
-        raise NotFound(NO_SERIES)
+        raise NotFound(_(NO_SERIES))
     store = attachments.store()
     audit.record(
         session,
@@ -87,8 +88,10 @@ def series_archive(
     )
     session.commit()
     number = series.first_summary.get("series_number")
-    stem = f"cas-{case_id}-serie-{number if number is not None else 'x'}"
-    filename = f"{stem}-anonymisee.zip" if deidentified else f"{stem}.zip"
+    stem = _("cas-{case}-serie-{number}").format(
+        case=case_id, number=number if number is not None else "x"
+    )
+    filename = _("{stem}-anonymisee.zip").format(stem=stem) if deidentified else f"{stem}.zip"
     folder = get_settings().files_dir
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".tmp-download-", suffix=".zip", dir=folder)

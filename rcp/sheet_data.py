@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from rcp import dicom, labs
+from rcp import dicom, i18n, labs
 from rcp.config import get_settings
 from rcp.dates import PARIS
 from rcp.directory import trail
 from rcp.errors import InvalidInput, NotFound
 from rcp.files import FileStore
+from rcp.i18n import _
 from rcp.labs import LabValue, trend_plot_cached, validate_lab_value
 from rcp.models import Attachment, AttachmentKind, Case, Meeting, Opinion, User
 from rcp.sheets import (
@@ -55,7 +56,7 @@ def key_image_caption(attachment: Attachment, frame_index: int) -> str:
     parts: list[str] = []
     modality = summary.get("modality")
     description = summary.get("series_description") or summary.get("study_description")
-    head = f"Imagerie {modality}" if modality else "Imagerie"
+    head = _("Imagerie {modality}").format(modality=modality) if modality else _("Imagerie")
     if description:
         head += f" — {description}"
     study_date = summary.get("study_date")
@@ -67,8 +68,8 @@ def key_image_caption(attachment: Attachment, frame_index: int) -> str:
     parts.append(head)
     frames = int(summary.get("frames") or 1)
     if frames > 1:
-        parts.append(f"image {frame_index + 1}/{frames}")
-    parts.append(f"fichier « {attachment.original_name} »")
+        parts.append(_("image {number}/{frames}").format(number=frame_index + 1, frames=frames))
+    parts.append(_("fichier « {name} »").format(name=attachment.original_name))
     return " — ".join(parts)
 
 
@@ -81,12 +82,15 @@ def render_key_image(store: FileStore, attachment: Attachment, frame_index: int)
         When the attachment is not a DICOM image, the frame does not exist, or decoding fails.
     """
     if attachment.kind != AttachmentKind.dicom:
-        raise InvalidInput("L'image clé doit être une image DICOM du dossier.", field="key_image")
+        raise InvalidInput(
+            _("L'image clé doit être une image DICOM du dossier."), field="key_image"
+        )
     source = attachment_source(store, attachment)
     volume = dicom.load_volume([attachment.sha256], lambda _key: source)
     if not 0 <= frame_index < len(volume):
         raise InvalidInput(
-            f"Cette image n'existe pas dans le fichier (1 à {len(volume)}).", field="key_image"
+            _("Cette image n'existe pas dans le fichier (1 à {count}).").format(count=len(volume)),
+            field="key_image",
         )
     return dicom.render_slice(volume, frame_index, compress_level=6)
 
@@ -133,14 +137,18 @@ def key_image(
     differences = key_image_differences(case, attachment)
     if differences:
         warning = (
-            "L'en-tête DICOM de cette image ne correspond pas à l'identité du patient : "
-            f"{dicom.describe_differences(differences)}. "
-            + (
-                f"Image conservée sur confirmation explicite de {identity_confirmed_by} lors "
-                "de la validation."
-                if identity_confirmed_by
-                else "Confirmation requise lors de la validation."
+            _(
+                "L'en-tête DICOM de cette image ne correspond pas à "
+                "l'identité du patient : {differences}. "
+            ).format(differences=dicom.describe_differences(differences))
+        ) + (
+            (
+                _(
+                    "Image conservée sur confirmation explicite de {name} lors de la validation."
+                ).format(name=identity_confirmed_by)
             )
+            if identity_confirmed_by
+            else _("Confirmation requise lors de la validation.")
         )
     return KeyImage(png=png, caption=key_image_caption(attachment, frame), identity_warning=warning)
 
@@ -175,7 +183,7 @@ def _clinical(case: Case) -> ClinicalFile:
     summary = case.summary
     if case.results.strip():
         summary = (summary.rstrip() + "\n\n" if summary.strip() else "") + (
-            f"Autres résultats : {case.results.strip()}"
+            _("Autres résultats : {results}").format(results=case.results.strip())
         )
     return ClinicalFile(
         question=case.question,
@@ -185,6 +193,15 @@ def _clinical(case: Case) -> ClinicalFile:
         histology=case.histology,
         genetics=case.genetics,
     )
+
+
+def sheet_language(session: Session, case: Case) -> str:
+    """The language a case's sheet is printed in: its recipient's, the doctor who submitted
+    the case (their own choice, else the RCP's working language)."""
+    submitter = session.get(User, case.submitter_id)
+    meeting = session.get(Meeting, case.meeting_id)
+    rcp = trail(session, meeting.rcp_id).rcp if meeting is not None else None
+    return i18n.recipient_language(submitter, rcp=rcp)
 
 
 def attendees_of(snapshot: Sequence[Mapping[str, Any]] | None) -> tuple[Attendee, ...]:
@@ -216,19 +233,20 @@ def build_sheet_data(
     ``key_image_confirmed``: the validator confirms a key image whose header names another
     patient (also read from a validated ``opinion``); the sheet says who confirmed it.
     The sheet's creation date is the validation time, so rebuilding gives the same bytes.
+    Its text is in the current language: the caller opens ``i18n.using(sheet_language(…))``.
     """
     meeting = session.get(Meeting, case.meeting_id)
     if meeting is None:
-        raise NotFound("Séance introuvable.")
+        raise NotFound(_("Séance introuvable."))
     where = trail(session, meeting.rcp_id)
     submitter = session.get(User, case.submitter_id)
     if submitter is None:
-        raise NotFound("Médecin demandeur introuvable.")
+        raise NotFound(_("Médecin demandeur introuvable."))
     values = lab_values(case)
     network = where.network
     return SheetData(
         meeting=MeetingInfo(
-            network=f"Filière {network.code} — {network.name}",
+            network=_("Filière {code} — {name}").format(code=network.code, name=network.name),
             rcp_name=where.rcp.name,
             starts_at=meeting.starts_at,
         ),
@@ -276,4 +294,5 @@ def build_sheet_data(
         version=opinion.version,
         replaces_date=replaces.astimezone(PARIS).date() if replaces is not None else None,
         generated_at=validated_at or opinion.updated_at,
+        language=i18n.current(),
     )

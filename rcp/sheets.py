@@ -24,9 +24,10 @@ from fpdf.image_datastructures import ImageCache, RasterImageInfo
 from fpdf.image_parsing import preload_image
 from PIL import Image, UnidentifiedImageError
 
-from rcp import dates
+from rcp import dates, i18n
 from rcp.dates import PARIS
 from rcp.errors import InvalidInput
+from rcp.i18n import N_, _, ngettext
 from rcp.labs import LAB_TESTS, LabValue, format_value
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +155,9 @@ class SheetData:
     validation: Validation | None = None
     version: int = 1
     replaces_date: date | None = None
+    # The sheet's language (rcp.i18n): that of its recipient, the doctor who submitted the
+    # case; build_sheet_data records the current one, build_sheet_pdf prints in it.
+    language: str = i18n.DEFAULT
 
 
 def lab_rows(values: Iterable[LabValue]) -> tuple[LabRow, ...]:
@@ -161,7 +165,7 @@ def lab_rows(values: Iterable[LabValue]) -> tuple[LabRow, ...]:
     order = {code: i for i, code in enumerate(LAB_TESTS)}
     rows = sorted(values, key=lambda v: (v.taken_on, order[v.code]))
     return tuple(
-        LabRow(v.taken_on, v.test.short_label, format_value(v.code, v.value), v.test.unit)
+        LabRow(v.taken_on, _(v.test.short_label), format_value(v.code, v.value), _(v.test.unit))
         for v in rows
     )
 
@@ -180,7 +184,7 @@ _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSan
 _FAMILY = "DejaVu"
 _DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _NBSP_BEFORE = re.compile(r" (?=[»;:!?])")
-_SEX_LABELS = {"F": "Féminin", "M": "Masculin"}
+_SEX_LABELS = {"F": N_("Féminin"), "M": N_("Masculin")}
 
 
 # The scripts and symbols a sheet prints: Latin (with every accent, Vietnamese included),
@@ -388,7 +392,7 @@ class _SheetPdf(FPDF):
         self.set_text_color(*_MUTED)
         self.cell(self.epw - 25, 4, self.footer_left)
         self.set_font(_FAMILY, "B", 7.5)
-        self.cell(25, 4, f"Page {self.page_no()}/{{nb}}", align="R")
+        self.cell(25, 4, _("Page {number}/{{nb}}").format(number=self.page_no()), align="R")
 
 
 def _fit(pdf: FPDF, text: str, width: float) -> str:
@@ -437,8 +441,10 @@ class _Writer:
         self.font("B", 9, _ACCENT)
         self.pdf.cell(0, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    def paragraph(self, text: str, *, empty: str = "Non renseigné.", style: str = "") -> None:
+    def paragraph(self, text: str, *, empty: str | None = None, style: str = "") -> None:
         cleaned = printable_text(text)
+        if empty is None:
+            empty = _("Non renseigné.")
         if cleaned:
             self.font(style)
             self.pdf.multi_cell(0, _LINE, cleaned, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
@@ -447,7 +453,7 @@ class _Writer:
             self.pdf.multi_cell(0, _LINE, empty, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         self.pdf.ln(1.5)
 
-    def field(self, label: str, text: str, *, empty: str = "Non renseigné.") -> None:
+    def field(self, label: str, text: str, *, empty: str | None = None) -> None:
         self.label(label)
         self.paragraph(text, empty=empty)
 
@@ -498,12 +504,12 @@ class _Writer:
         y = pdf.get_y()
         version_w = 62.0
         self.font("B", 17, _INK)
-        pdf.cell(pdf.epw - version_w, 8, "Fiche RCP", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(pdf.epw - version_w, 8, _("Fiche RCP"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.font("", 10, _MUTED)
         pdf.multi_cell(
             pdf.epw - version_w - 4,
             5,
-            "Avis de la réunion de concertation pluridisciplinaire",
+            _("Avis de la réunion de concertation pluridisciplinaire"),
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
             align="L",
@@ -521,8 +527,11 @@ class _Writer:
         pdf.multi_cell(
             pdf.epw - version_w - 4,
             5,
-            f"{printable_text(meeting.network, single_line=True)} — séance du "
-            f"{format_long_date(start.date())} à {format_time(start)}",
+            _("{network} — séance du {date} à {time}").format(
+                network=printable_text(meeting.network, single_line=True),
+                date=format_long_date(start.date()),
+                time=format_time(start),
+            ),
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
             align="L",
@@ -534,12 +543,14 @@ class _Writer:
         pdf.set_draw_color(*_ACCENT)
         pdf.set_fill_color(*_SOFT)
         self.font("B", 11, _ACCENT)
-        lines = [f"Version {data.version}"]
+        lines = [_("Version {version}").format(version=data.version)]
         if data.version >= 2 and data.replaces_date is not None:
             lines.append(
-                f"remplace la version {data.version - 1} du {format_date(data.replaces_date)}"
+                _("remplace la version {version} du {date}").format(
+                    version=data.version - 1, date=format_date(data.replaces_date)
+                )
             )
-        status = "Avis validé" if data.validation else "Projet — avis non validé"
+        status = _("Avis validé") if data.validation else _("Projet — avis non validé")
         box_top = pdf.get_y()
         pdf.cell(version_w, 7, lines[0], align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.font("", 8, _INK)
@@ -558,36 +569,43 @@ class _Writer:
         col_w = (pdf.epw - gap) / 2
         top = pdf.get_y() + 2
         sex = printable_text(patient.sex, single_line=True)
+        age = _age(patient.birth_date, meeting_day)
         patient_rows = [
-            ("Nom", printable_text(patient.last_name, single_line=True).upper()),
-            ("Prénom", printable_text(patient.first_name, single_line=True)),
+            (_("Nom"), printable_text(patient.last_name, single_line=True).upper()),
+            (_("Prénom"), printable_text(patient.first_name, single_line=True)),
             (
-                "Né(e) le",
-                f"{format_date(patient.birth_date)} ({_age(patient.birth_date, meeting_day)} ans)",
+                _("Né(e) le"),
+                # French has always printed « ans »; English needs "year" for 0 and 1.
+                ngettext("{date} ({age} ans)", "{date} ({age} ans)", age).format(
+                    date=format_date(patient.birth_date), age=age
+                ),
             ),
-            ("Sexe", _SEX_LABELS.get(sex.upper(), sex) or "Non renseigné"),
+            (_("Sexe"), i18n.label(_SEX_LABELS, sex.upper(), sex) or _("Non renseigné")),
         ]
         doctor_rows = [
-            ("Nom", printable_text(doctor.name, single_line=True)),
-            ("Spécialité", printable_text(doctor.specialty, single_line=True) or "Non renseignée"),
+            (_("Nom"), printable_text(doctor.name, single_line=True)),
             (
-                "Établissement",
-                printable_text(doctor.institution, single_line=True) or "Non renseigné",
+                _("Spécialité"),
+                printable_text(doctor.specialty, single_line=True) or _("Non renseignée"),
+            ),
+            (
+                _("Établissement"),
+                printable_text(doctor.institution, single_line=True) or _("Non renseigné"),
             ),
         ]
         bottoms = []
         for i, (title, rows) in enumerate(
-            (("Patient", patient_rows), ("Médecin demandeur", doctor_rows))
+            ((_("Patient"), patient_rows), (_("Médecin demandeur"), doctor_rows))
         ):
             x = _MARGIN_X + i * (col_w + gap)
             pdf.set_xy(x + 3, top + 2)
             self.font("B", 9, _ACCENT)
             pdf.cell(col_w - 6, 5, title.upper(), new_x=XPos.LEFT, new_y=YPos.NEXT)
-            for key, value in rows:
+            for number, (key, value) in enumerate(rows):
                 pdf.set_x(x + 3)
                 self.font("", 8, _MUTED)
                 pdf.cell(25, 5, key)
-                self.font("B" if key == "Nom" else "", _BODY_SIZE, _INK)
+                self.font("B" if number == 0 else "", _BODY_SIZE, _INK)  # the name
                 pdf.multi_cell(col_w - 31, 5, value, new_x=XPos.LEFT, new_y=YPos.NEXT, align="L")
                 pdf.set_x(x + 3)
             bottoms.append(pdf.get_y())
@@ -601,9 +619,9 @@ class _Writer:
         if data.labs:
             self.lab_tables(data.labs)
         elif data.lab_plot_png:
-            self.paragraph("", empty="Voir l'évolution biologique en annexe.")
+            self.paragraph("", empty=_("Voir l'évolution biologique en annexe."))
         else:
-            self.paragraph("", empty="Aucun résultat biologique transmis.")
+            self.paragraph("", empty=_("Aucun résultat biologique transmis."))
 
     def lab_tables(self, labs: Sequence[LabRow]) -> None:
         """One row per test, one column per date (chronological), five dates per table."""
@@ -641,7 +659,7 @@ class _Writer:
                 repeat_headings=1,
             ) as table:
                 heading = table.row()
-                heading.cell("Examen (unité)")
+                heading.cell(_("Examen (unité)"))
                 for day in chunk:
                     heading.cell(format_date(day))
                 for (test, unit), by_day in tests.items():
@@ -659,7 +677,7 @@ class _Writer:
             with Image.open(io.BytesIO(png)) as probe:
                 px_w, px_h = probe.size
         except (UnidentifiedImageError, OSError):
-            raise InvalidInput("L'image fournie n'est pas lisible.", field=field) from None
+            raise InvalidInput(_("L'image fournie n'est pas lisible."), field=field) from None
         w = width
         h = w * px_h / px_w
         if h > max_height:
@@ -694,7 +712,7 @@ class _Writer:
             pdf.cell(
                 pdf.epw - 6,
                 6,
-                "⚠  PROPOSITION HORS RECOMMANDATIONS",
+                _("⚠  PROPOSITION HORS RECOMMANDATIONS"),
                 new_x=XPos.LEFT,
                 new_y=YPos.NEXT,
             )
@@ -702,8 +720,10 @@ class _Writer:
             pdf.multi_cell(
                 pdf.epw - 6,
                 4.3,
-                "La proposition ci-dessous s'écarte des recommandations de bonne pratique. "
-                "L'argumentaire en expose les raisons ; le patient doit en être informé.",
+                _(
+                    "La proposition ci-dessous s'écarte des recommandations de bonne pratique. "
+                    "L'argumentaire en expose les raisons ; le patient doit en être informé."
+                ),
                 new_x=XPos.LEFT,
                 new_y=YPos.NEXT,
                 align="L",
@@ -712,14 +732,14 @@ class _Writer:
             pdf.rect(_MARGIN_X, top, pdf.epw, bottom - top)
             pdf.set_line_width(0.2)
             pdf.set_xy(_MARGIN_X, bottom + 3)
-        self.label("Proposition de la RCP")
-        proposal = printable_text(opinion.proposal) or "Non renseignée."
+        self.label(_("Proposition de la RCP"))
+        proposal = printable_text(opinion.proposal) or _("Non renseignée.")
         self.boxed(proposal, style="B", size=10)
-        self.field("Argumentaire", opinion.rationale)
-        self.field("Références", opinion.references, empty="Aucune référence citée.")
-        self.field("Essai clinique proposé", opinion.clinical_trial, empty="Aucun.")
+        self.field(_("Argumentaire"), opinion.rationale)
+        self.field(_("Références"), opinion.references, empty=_("Aucune référence citée."))
+        self.field(_("Essai clinique proposé"), opinion.clinical_trial, empty=_("Aucun."))
         self.field(
-            "Médecin responsable du suivi",
+            _("Médecin responsable du suivi"),
             printable_text(opinion.follow_up_doctor, single_line=True),
         )
 
@@ -728,7 +748,7 @@ class _Writer:
         quorum = data.quorum
         self.ensure_space(14)
         self.font("B", 9.5, _OK if quorum.met else _ALERT)
-        status = "Quorum atteint" if quorum.met else "Quorum non atteint"
+        status = _("Quorum atteint") if quorum.met else _("Quorum non atteint")
         pdf.cell(0, 5.5, status, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         reason = printable_text(quorum.reason)
         if reason:
@@ -736,14 +756,14 @@ class _Writer:
             pdf.multi_cell(
                 0,
                 _LINE,
-                f"Motif consigné : {reason}",
+                _("Motif consigné : {reason}").format(reason=reason),
                 new_x=XPos.LMARGIN,
                 new_y=YPos.NEXT,
                 align="L",
             )
         pdf.ln(2)
         if not data.attendees:
-            self.paragraph("", empty="Aucun participant enregistré.")
+            self.paragraph("", empty=_("Aucun participant enregistré."))
             return
         self.ensure_space(16)
         self.font("", 8.5)
@@ -761,8 +781,8 @@ class _Writer:
             repeat_headings=1,
         ) as table:
             heading = table.row()
-            heading.cell(f"Participants ({len(data.attendees)})")
-            heading.cell("Spécialité")
+            heading.cell(_("Participants ({count})").format(count=len(data.attendees)))
+            heading.cell(_("Spécialité"))
             for attendee in data.attendees:
                 row = table.row()
                 row.cell(printable_text(attendee.name, single_line=True))
@@ -770,14 +790,14 @@ class _Writer:
         pdf.ln(2)
 
     def validation_block(self, data: SheetData) -> None:
-        version_line = f"Version {data.version}"
+        version_line = _("Version {version}").format(version=data.version)
         if data.version >= 2 and data.replaces_date is not None:
-            version_line += (
-                f", remplace la version {data.version - 1} du {format_date(data.replaces_date)}"
+            version_line += _(", remplace la version {version} du {date}").format(
+                version=data.version - 1, date=format_date(data.replaces_date)
             )
         if data.validation is None:
             self.boxed(
-                f"Avis non validé : document provisoire. {version_line}.",
+                _("Avis non validé : document provisoire. {version}.").format(version=version_line),
                 style="B",
                 color=_ALERT,
                 fill=_ALERT_FILL,
@@ -786,8 +806,11 @@ class _Writer:
             return
         validator = printable_text(data.validation.validator, single_line=True)
         self.boxed(
-            f"Avis validé par {validator} le {format_datetime(data.validation.validated_at)}.\n"
-            f"{version_line}.",
+            _("Avis validé par {validator} le {when}.\n{version}.").format(
+                validator=validator,
+                when=format_datetime(data.validation.validated_at),
+                version=version_line,
+            ),
         )
 
 
@@ -877,15 +900,23 @@ def _prime_image(pdf: FPDF, png: bytes) -> None:
 
 def _check(data: SheetData) -> None:
     if data.version < 1:
-        raise InvalidInput("Le numéro de version doit être supérieur ou égal à 1.", field="version")
+        raise InvalidInput(
+            _("Le numéro de version doit être supérieur ou égal à 1."), field="version"
+        )
     if data.version >= 2 and data.replaces_date is None:
         raise InvalidInput(
-            "Une version corrigée doit indiquer la date de la version qu'elle remplace.",
+            _("Une version corrigée doit indiquer la date de la version qu'elle remplace."),
             field="replaces_date",
         )
 
 
 def build_sheet_pdf(data: SheetData, *, _cache_fonts: bool = True) -> bytes:
+    """Render ``data`` as an A4 PDF in its language (``data.language``); see ``_build``."""
+    with i18n.using(data.language):
+        return _build(data, cache_fonts=_cache_fonts)
+
+
+def _build(data: SheetData, *, cache_fonts: bool) -> bytes:
     """Render ``data`` as an A4 PDF and return its bytes.
 
     The output is deterministic: the PDF creation date is ``data.generated_at`` and nothing
@@ -907,19 +938,20 @@ def build_sheet_pdf(data: SheetData, *, _cache_fonts: bool = True) -> bytes:
         f"{printable_text(data.meeting.network, single_line=True)} · "
         f"{printable_text(data.meeting.rcp_name, single_line=True)}"
     )
-    header_right = f"{identity} · né(e) le {format_date(patient.birth_date)}"
-    footer_left = (
-        f"Fiche RCP, version {data.version} · générée le {format_datetime(data.generated_at)}"
-        " · Document médical confidentiel"
+    header_right = _("{identity} · né(e) le {date}").format(
+        identity=identity, date=format_date(patient.birth_date)
     )
+    footer_left = _(
+        "Fiche RCP, version {version} · générée le {when} · Document médical confidentiel"
+    ).format(version=data.version, when=format_datetime(data.generated_at))
     pdf = _SheetPdf(header_left, header_right, footer_left)
     created = _paris(data.generated_at).astimezone(UTC)
     pdf.set_creation_date(created)
-    pdf.set_title(f"Fiche RCP : {identity}")
+    pdf.set_title(_("Fiche RCP : {identity}").format(identity=identity))
     pdf.set_subject(printable_text(data.meeting.rcp_name, single_line=True))
-    pdf.set_creator("Plateforme RCP")
-    pdf.set_lang("fr-FR")
-    _add_fonts(pdf, cached=_cache_fonts)
+    pdf.set_creator(_("Plateforme RCP"))
+    pdf.set_lang(i18n.FORMAT_LOCALES[i18n.current()].replace("_", "-"))
+    _add_fonts(pdf, cached=cache_fonts)
     pdf.set_margins(_MARGIN_X, _TOP, _MARGIN_X)
     pdf.set_auto_page_break(True, margin=_BOTTOM)
     pdf.add_page()
@@ -929,40 +961,42 @@ def build_sheet_pdf(data: SheetData, *, _cache_fonts: bool = True) -> bytes:
     writer.identity_block(data)
 
     clinical = data.clinical
-    writer.section("Question posée à la RCP")
-    writer.boxed(printable_text(clinical.question) or "Non renseignée.", style="B")
-    writer.section("Dossier clinique")
-    writer.field("Résumé clinique", clinical.summary)
-    writer.field("Antécédents", clinical.history)
-    writer.field("Traitements en cours", clinical.treatments)
-    writer.field("Histologie", clinical.histology)
-    writer.field("Génétique", clinical.genetics)
+    writer.section(_("Question posée à la RCP"))
+    writer.boxed(printable_text(clinical.question) or _("Non renseignée."), style="B")
+    writer.section(_("Dossier clinique"))
+    writer.field(_("Résumé clinique"), clinical.summary)
+    writer.field(_("Antécédents"), clinical.history)
+    writer.field(_("Traitements en cours"), clinical.treatments)
+    writer.field(_("Histologie"), clinical.histology)
+    writer.field(_("Génétique"), clinical.genetics)
 
-    writer.section("Biologie")
+    writer.section(_("Biologie"))
     writer.lab_block(data)
-    writer.section("Avis de la RCP", keep_with=30 if data.opinion.follows_guidelines else 50)
+    writer.section(_("Avis de la RCP"), keep_with=30 if data.opinion.follows_guidelines else 50)
     writer.opinion_block(data)
-    writer.section("Participants et quorum")
+    writer.section(_("Participants et quorum"))
     writer.attendance_block(data)
-    writer.section("Validation", keep_with=14)
+    writer.section(_("Validation"), keep_with=14)
     writer.validation_block(data)
 
     # Figures come last, as annexes: the decision reads first, and they fill pages better.
     if data.lab_plot_png:
-        writer.section("Annexe : évolution biologique", keep_with=75)
+        writer.section(_("Annexe : évolution biologique"), keep_with=75)
         writer.image(
             data.lab_plot_png,
             width=pdf.epw,
             max_height=120,
             field="lab_plot_png",
-            caption="Bande verte : valeurs usuelles de l'adulte ; "
-            "la dernière valeur de chaque examen est indiquée.",
+            caption=_(
+                "Bande verte : valeurs usuelles de l'adulte ; "
+                "la dernière valeur de chaque examen est indiquée."
+            ),
         )
     if data.key_image is not None:
-        writer.section("Annexe : imagerie", keep_with=60)
+        writer.section(_("Annexe : imagerie"), keep_with=60)
         if data.key_image.identity_warning:
             writer.boxed(
-                "⚠  IDENTITÉ À VÉRIFIER — " + printable_text(data.key_image.identity_warning),
+                _("⚠  IDENTITÉ À VÉRIFIER — ") + printable_text(data.key_image.identity_warning),
                 style="B",
                 color=_ALERT,
                 fill=_ALERT_FILL,

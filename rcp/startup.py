@@ -15,16 +15,19 @@ def start_messages(address: str | None, port: int) -> list[str]:
     """
     use_server_address(address, port)
     settings = get_settings()
+    # i18n: exempt (operator console)
     shown = address or "toutes les interfaces"
     if settings.demo_mode:
         if (address or "") in LOOPBACK_ADDRESSES:
             return [
+                # i18n: exempt (operator console)
                 f"Mode démonstration : le serveur n'écoute que sur {address} (ce poste "
                 f"seulement), à l'adresse {settings.base_url}. Données fictives, mots de passe "
                 "connus et codes SMS affichés : ne l'ouvrez pas au réseau (ADDRESS=0.0.0.0 le "
                 "ferait)."
             ]
         return [
+            # i18n: exempt (operator console)
             f"ATTENTION : mode démonstration ouvert au réseau (écoute sur {shown}, port "
             f"{port}) : ses comptes ont des mots de passe connus et la page de connexion "
             "affiche les codes SMS. Arrêtez-le (Ctrl+C) et relancez-le sans ADDRESS pour "
@@ -32,6 +35,7 @@ def start_messages(address: str | None, port: int) -> list[str]:
         ]
     if settings.base_url_derived:
         return [
+            # i18n: exempt (operator console)
             "ATTENTION : RCP_BASE_URL n'est pas réglé : les liens envoyés par e-mail "
             f"utiliseront {settings.base_url} (l'adresse et le port de ce serveur). Réglez "
             "RCP_BASE_URL sur l'adresse que les utilisateurs ouvrent (https://…)."

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from rcp.asgi_scope import cookie, header
 from rcp.files import format_megabytes
+from rcp.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +118,21 @@ class UploadGate:
         if self.held_by_user(user_id) + nbytes > self.per_user_bytes:
             raise UploadRefused(
                 413,
-                "Trop de fichiers en cours d'envoi pour votre compte (au plus "
-                f"{format_megabytes(self.per_user_bytes)} à la fois) : ajoutez d'abord les "
-                "fichiers déjà choisis au cas, ou retirez-en de la liste.",
+                (
+                    _(
+                        "Trop de fichiers en cours d'envoi pour votre compte (au "
+                        "plus {megabytes} à la fois) : ajoutez d'abord les fichiers "
+                        "déjà choisis au cas, ou retirez-en de la liste."
+                    ).format(megabytes=format_megabytes(self.per_user_bytes))
+                ),
             )
         if self.held_total() + nbytes > self.total_bytes:
             raise UploadRefused(
                 503,
-                "La plateforme reçoit beaucoup de fichiers en ce moment : réessayez dans "
-                "quelques minutes.",
+                _(
+                    "La plateforme reçoit beaucoup de fichiers en ce moment : réessayez dans "
+                    "quelques minutes."
+                ),
             )
         reservation = _Reservation(session_id, user_id, nbytes)
         with self._lock:
@@ -273,25 +280,31 @@ class UploadGuardMiddleware:
         user_id = await self.authenticate(cookie(scope, self.cookie_name))
         if user_id is None:
             raise UploadRefused(
-                401, "Votre session a expiré : reconnectez-vous pour envoyer des fichiers."
+                401, _("Votre session a expiré : reconnectez-vous pour envoyer des fichiers.")
             )
         current = self.gate_of()
         if current.owner(session_id) != user_id:
             raise UploadRefused(
                 403,
-                "Envoi de fichiers refusé : ouvrez le formulaire du cas pour ajouter des fichiers.",
+                _(
+                    "Envoi de fichiers refusé : ouvrez le formulaire du cas pour ajouter des "
+                    "fichiers."
+                ),
             )
         if scope.get("method") != "PUT":
             return None
         length_text = header(scope, b"content-length")
         if length_text is None or not length_text.isdigit():
-            raise UploadRefused(411, "Envoi refusé : taille du fichier non indiquée.")
+            raise UploadRefused(411, _("Envoi refusé : taille du fichier non indiquée."))
         length = int(length_text)
         if length > self.max_request_bytes:
             raise UploadRefused(
                 413,
-                "Ce fichier dépasse la taille maximale autorisée "
-                f"({format_megabytes(self.max_request_bytes)}).",
+                (
+                    _("Ce fichier dépasse la taille maximale autorisée ({megabytes}).").format(
+                        megabytes=format_megabytes(self.max_request_bytes)
+                    )
+                ),
             )
         return current.reserve(session_id, user_id, length)
 

@@ -1,4 +1,5 @@
-"""Checks of user input shared by the services, each failing with a French message."""
+"""Checks of user input shared by the services, each failing with a message in the current
+language (``label``, the field's name, comes translated from the caller)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from rcp.errors import InvalidInput
+from rcp.i18n import _
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -51,11 +53,14 @@ def clean_text(
         text = _CONTROL.sub("", text.replace("\n", " ").replace("\t", " ")).strip()
         text = re.sub(r"\s{2,}", " ", text)
     if required and not text:
-        raise InvalidInput(f"Le champ « {label} » est obligatoire.", field=field)
+        raise InvalidInput(
+            _("Le champ « {label} » est obligatoire.").format(label=label), field=field
+        )
     if len(text) > max_length:
         raise InvalidInput(
-            f"Le champ « {label} » est trop long ({len(text)} caractères, "
-            f"{max_length} au maximum).",
+            _(
+                "Le champ « {label} » est trop long ({length} caractères, {maximum} au maximum)."
+            ).format(label=label, length=len(text), maximum=max_length),
             field=field,
         )
     return text
@@ -66,8 +71,10 @@ def clean_name(value: str | None, *, label: str, field: str) -> str:
     text = clean_text(value, label=label, field=field, max_length=100, required=True)
     if not re.fullmatch(r"[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?", text):
         raise InvalidInput(
-            f"Le champ « {label} » ne peut contenir que des lettres, des espaces, des traits "
-            "d'union et des apostrophes.",
+            _(
+                "Le champ « {label} » ne peut contenir que des lettres, des espaces, des traits "
+                "d'union et des apostrophes."
+            ).format(label=label),
             field=field,
         )
     return text
@@ -76,12 +83,12 @@ def clean_name(value: str | None, *, label: str, field: str) -> str:
 def normalize_email(value: str | None, *, field: str = "email") -> str:
     raw = (value or "").strip()
     if not raw:
-        raise InvalidInput("L'adresse e-mail est obligatoire.", field=field)
+        raise InvalidInput(_("L'adresse e-mail est obligatoire."), field=field)
     try:
         result = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(
-            "L'adresse e-mail n'est pas valide (exemple : prenom.nom@chu-exemple.fr).",
+            _("L'adresse e-mail n'est pas valide (exemple : prenom.nom@chu-exemple.fr)."),
             field=field,
         ) from exc
     return result.normalized.lower()
@@ -92,20 +99,25 @@ def normalize_mobile(value: str | None, *, field: str = "phone") -> str:
     raw = (value or "").strip()
     if not raw:
         raise InvalidInput(
-            "Le numéro de téléphone portable est obligatoire : il reçoit les codes de connexion.",
+            _(
+                "Le numéro de téléphone portable est obligatoire : il reçoit les codes de "
+                "connexion."
+            ),
             field=field,
         )
     try:
         number = phonenumbers.parse(raw, "FR")
     except phonenumbers.NumberParseException as exc:
         raise InvalidInput(
-            "Le numéro de téléphone n'est pas reconnu (exemple : 06 12 34 56 78 ou "
-            "+33 6 12 34 56 78).",
+            _(
+                "Le numéro de téléphone n'est pas reconnu (exemple : 06 12 34 56 78 ou "
+                "+33 6 12 34 56 78)."
+            ),
             field=field,
         ) from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidInput(
-            "Ce numéro de téléphone n'existe pas. Vérifiez les chiffres saisis.", field=field
+            _("Ce numéro de téléphone n'existe pas. Vérifiez les chiffres saisis."), field=field
         )
     kind = phonenumbers.number_type(number)
     if kind not in (
@@ -113,8 +125,10 @@ def normalize_mobile(value: str | None, *, field: str = "phone") -> str:
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
         raise InvalidInput(
-            "Ce numéro n'est pas un numéro de portable : les codes de connexion sont envoyés "
-            "par SMS.",
+            _(
+                "Ce numéro n'est pas un numéro de portable : les codes de connexion sont "
+                "envoyés par SMS."
+            ),
             field=field,
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -152,11 +166,13 @@ def normalize_rpps(value: str | None, *, field: str = "rpps") -> str | None:
     if not raw:
         return None
     if not re.fullmatch(r"\d{11}", raw):
-        raise InvalidInput("Le numéro RPPS compte exactement 11 chiffres.", field=field)
+        raise InvalidInput(_("Le numéro RPPS compte exactement 11 chiffres."), field=field)
     if not luhn_valid(raw):
         raise InvalidInput(
-            "Ce numéro RPPS n'est pas valide (clé de contrôle incorrecte). Vérifiez-le sur "
-            "votre carte CPS.",
+            _(
+                "Ce numéro RPPS n'est pas valide (clé de contrôle incorrecte). Vérifiez-le sur "
+                "votre carte CPS."
+            ),
             field=field,
         )
     return raw
@@ -168,40 +184,49 @@ def check_password_strength(
     """Refuse weak passwords, saying why (length first: it matters most)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Le mot de passe doit contenir au moins {MIN_PASSWORD_LENGTH} caractères "
-            f"({len(password)} saisis) : la longueur est ce qui le rend difficile à deviner.",
+            _(
+                "Le mot de passe doit contenir au moins {minimum} caractères ({length} saisis) "
+                ": la longueur est ce qui le rend difficile à deviner."
+            ).format(minimum=MIN_PASSWORD_LENGTH, length=len(password)),
             field=field,
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Le mot de passe ne peut dépasser {MAX_PASSWORD_LENGTH} caractères.", field=field
+            _("Le mot de passe ne peut dépasser {maximum} caractères.").format(
+                maximum=MAX_PASSWORD_LENGTH
+            ),
+            field=field,
         )
     lowered = password.lower()
     if len(set(lowered)) < 5:
         raise InvalidInput(
-            "Le mot de passe répète trop peu de caractères différents : il serait facile à "
-            "deviner.",
+            _(
+                "Le mot de passe répète trop peu de caractères différents : il serait facile à "
+                "deviner."
+            ),
             field=field,
         )
     if lowered in COMMON_PASSWORDS:
         raise InvalidInput(
-            "Ce mot de passe figure parmi les plus courants : choisissez-en un autre.",
+            _("Ce mot de passe figure parmi les plus courants : choisissez-en un autre."),
             field=field,
         )
     local = email.split("@", 1)[0].lower()
     personal = [p.lower() for p in (local, *names) if p and len(p) >= 3]
     if any(p in lowered for p in personal):
         raise InvalidInput(
-            "Le mot de passe ne doit pas contenir votre nom ni votre adresse e-mail.",
+            _("Le mot de passe ne doit pas contenir votre nom ni votre adresse e-mail."),
             field=field,
         )
 
 
 def check_birth_date(value: date | None, *, today: date, field: str = "birth_date") -> date:
     if value is None:
-        raise InvalidInput("La date de naissance est obligatoire.", field=field)
+        raise InvalidInput(_("La date de naissance est obligatoire."), field=field)
     if value > today:
-        raise InvalidInput("La date de naissance ne peut pas être dans le futur.", field=field)
+        raise InvalidInput(_("La date de naissance ne peut pas être dans le futur."), field=field)
     if value.year < 1900:
-        raise InvalidInput("La date de naissance ne peut pas être antérieure à 1900.", field=field)
+        raise InvalidInput(
+            _("La date de naissance ne peut pas être antérieure à 1900."), field=field
+        )
     return value

@@ -19,6 +19,7 @@ from rcp import attachments, audit, auth, browser_key, csp, metrics, uploads, we
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import AuthFailed, RcpError
+from rcp.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def download_file(request: Request) -> Response:
         user = auth.authenticate(session, token=token)
         if user is None:
             return PlainTextResponse(
-                "Connectez-vous pour accéder à ce fichier.",
+                _("Connectez-vous pour accéder à ce fichier."),
                 status_code=401,
                 headers={"cache-control": "no-store"},
             )
@@ -149,7 +150,9 @@ def download_file(request: Request) -> Response:
         except RcpError:
             # One answer for "does not exist" and "not yours".
             return PlainTextResponse(
-                attachments.FILE_NOT_FOUND, status_code=404, headers={"cache-control": "no-store"}
+                _(attachments.FILE_NOT_FOUND),
+                status_code=404,
+                headers={"cache-control": "no-store"},
             )
     inline = (
         row.kind in INLINE_TYPES

@@ -21,10 +21,11 @@ from rcp import attachments, audit, auth, cases, opinions
 from rcp.config import get_settings
 from rcp.db import session_scope
 from rcp.errors import NotFound, PermissionDenied, RcpError
+from rcp.i18n import N_, _
 from rcp.models import User
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-NOT_FOUND = "Document introuvable, ou vous n'avez pas accès à ce document."
+NOT_FOUND = N_("Document introuvable, ou vous n'avez pas accès à ce document.")
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,12 @@ def answer(
             reader = _reader(request, session)
             if reader is None:
                 response: Response = PlainTextResponse(
-                    f"Connectez-vous pour accéder à {what}.", status_code=401
+                    _("Connectez-vous pour accéder à {what}.").format(what=what), status_code=401
                 )
             else:
                 response = produce(session, reader)
     except (NotFound, PermissionDenied):
-        response = PlainTextResponse(NOT_FOUND, status_code=404)
+        response = PlainTextResponse(_(NOT_FOUND), status_code=404)
     except RcpError as error:
         response = PlainTextResponse(str(error), status_code=422)
     response.headers.update(NO_STORE)
@@ -102,7 +103,7 @@ def image(request: Request) -> Response:
             media_type = "image/png" if fh.read(4) == b"\x89PNG" else "image/jpeg"
         return FileResponse(path, media_type=media_type, content_disposition_type="inline")
 
-    return answer(request, produce, what="cette image")
+    return answer(request, produce, what=_("cette image"))
 
 
 def dicom_file(request: Request) -> Response:
@@ -115,7 +116,7 @@ def dicom_file(request: Request) -> Response:
         )
         return FileResponse(path, media_type="application/dicom")
 
-    return answer(request, produce, what="cette image")
+    return answer(request, produce, what=_("cette image"))
 
 
 def labs_plot(request: Request) -> Response:
@@ -125,10 +126,10 @@ def labs_plot(request: Request) -> Response:
     def produce(session: Session, reader: Reader) -> Response:
         data = cases.labs_plot(session, actor=reader.user, case_id=case_id, viewer=reader.viewer)
         if data is None:
-            raise NotFound(NOT_FOUND)
+            raise NotFound(_(NOT_FOUND))
         return _png(data)
 
-    return answer(request, produce, what="ce graphique")
+    return answer(request, produce, what=_("ce graphique"))
 
 
 def sheet(request: Request) -> Response:
@@ -143,7 +144,7 @@ def sheet(request: Request) -> Response:
         )
         return _pdf(filename, data)
 
-    return answer(request, produce, what="cette fiche")
+    return answer(request, produce, what=_("cette fiche"))
 
 
 def sheet_preview(request: Request) -> Response:
@@ -154,7 +155,7 @@ def sheet_preview(request: Request) -> Response:
         filename, data = opinions.preview_sheet(session, actor=reader.user, case_id=case_id)
         return _pdf(filename, data)
 
-    return answer(request, produce, what="cette fiche")
+    return answer(request, produce, what=_("cette fiche"))
 
 
 def key_image(request: Request) -> Response:
@@ -163,7 +164,7 @@ def key_image(request: Request) -> Response:
     attachment_text = request.query_params.get("attachment", "")
     frame_text = request.query_params.get("frame", "0")
     if not attachment_text.isdigit() or not frame_text.isdigit():
-        return PlainTextResponse(NOT_FOUND, status_code=404, headers=NO_STORE)
+        return PlainTextResponse(_(NOT_FOUND), status_code=404, headers=NO_STORE)
 
     def produce(session: Session, reader: Reader) -> Response:
         data = opinions.key_image_preview(
@@ -184,7 +185,7 @@ def key_image(request: Request) -> Response:
         )
         return _png(data)
 
-    return answer(request, produce, what="cette image")
+    return answer(request, produce, what=_("cette image"))
 
 
 def series_zip(request: Request) -> Response:
@@ -208,7 +209,7 @@ def series_zip(request: Request) -> Response:
             background=BackgroundTask(archive.path.unlink, missing_ok=True),
         )
 
-    return answer(request, produce, what="cette série")
+    return answer(request, produce, what=_("cette série"))
 
 
 def routes() -> list[Route]:

@@ -16,6 +16,7 @@ from rcp import health, metrics
 from rcp.config import get_settings
 from rcp.db import make_engine
 
+# i18n: exempt (operator: metrics endpoint)
 REFUSED = "Accès refusé : les mesures se lisent avec le jeton ou depuis une adresse autorisée."
 GUARDED_PATHS = ("/_stcore/metrics",)
 

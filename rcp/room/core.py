@@ -14,6 +14,7 @@ import av
 import numpy as np
 
 from rcp.errors import NotFound
+from rcp.i18n import N_
 from rcp.room.audio import AudioBuffer, OpusEncoder, audio_frame_to_mono, mix_minus
 from rcp.room.constants import (
     DEFAULT_FPS,
@@ -45,7 +46,7 @@ class NotInRoom(NotFound):
     Typically a stale page acting after its stream stopped: rerun the page, which joins again.
     """
 
-    default_message = "Ce participant n'est pas (ou plus) dans la salle de visioconférence."
+    default_message = N_("Ce participant n'est pas (ou plus) dans la salle de visioconférence.")
 
 
 class _RoomClosed(Exception):

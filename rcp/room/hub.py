@@ -44,6 +44,7 @@ from aiortc import (
 )
 
 from rcp.errors import Conflict, InvalidInput
+from rcp.i18n import N_, _
 from rcp.room.core import NotInRoom, Room, RoomEvent, RoomRegistry
 from rcp.room.screen import RoomScreenTrack, ScreenReceiver, SharedScreen
 from rcp.room.tracks import consume_track, vp8_only
@@ -76,7 +77,7 @@ CHECK_MAX_S = 600.0
 MAX_SDP_BYTES = 64_000
 
 #: What the browser is told when its seat ends for a reason it did not choose.
-REPLACED_MESSAGE = (
+REPLACED_MESSAGE = N_(
     "Vous avez rejoint la salle depuis un autre onglet ou appareil : vous y êtes toujours. "
     "Cliquez sur « Reprendre ici » pour revenir dans cet onglet."
 )
@@ -137,9 +138,11 @@ class Check:
 
 
 def validate_offer(sdp: object) -> str:
-    """The offer's SDP text, or InvalidInput (French) when it cannot be one."""
+    """The offer's SDP text, or InvalidInput (in the current language) when it cannot be one."""
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_BYTES:
-        raise InvalidInput("La demande de connexion du navigateur est invalide. Rechargez la page.")
+        raise InvalidInput(
+            _("La demande de connexion du navigateur est invalide. Rechargez la page.")
+        )
     return sdp
 
 
@@ -260,7 +263,7 @@ class MediaHub:
             await self._end_seat(
                 old,
                 reason="replaced" if other_tab else "retry",
-                message=REPLACED_MESSAGE if other_tab else "",
+                message=_(REPLACED_MESSAGE) if other_tab else "",
                 leave=False,
             )
 
@@ -310,10 +313,12 @@ class MediaHub:
         except Exception as error:
             await self._end_seat(entry, reason="error", leave=True)
             if isinstance(error, NotInRoom):
-                raise Conflict("La salle a été fermée pendant votre arrivée.") from error
+                raise Conflict(_("La salle a été fermée pendant votre arrivée.")) from error
             raise InvalidInput(
-                "La connexion à la salle n'a pas pu être établie (proposition du navigateur "
-                "refusée). Rechargez la page."
+                _(
+                    "La connexion à la salle n'a pas pu être établie (proposition du navigateur "
+                    "refusée). Rechargez la page."
+                )
             ) from error
         return pc.localDescription.sdp
 
@@ -449,7 +454,7 @@ class MediaHub:
         offer_sdp = validate_offer(offer_sdp)
         room = self.rooms.get(meeting_id)
         if room is None or user_id not in room:
-            raise Conflict("Rejoignez la salle avant de partager votre écran.")
+            raise Conflict(_("Rejoignez la salle avant de partager votre écran."))
         with self._lock:
             receiver = self._screens.get((meeting_id, user_id))
             if receiver is None or receiver.room is not room:
@@ -491,7 +496,7 @@ class MediaHub:
         self._ensure_bound()
         offer_sdp = validate_offer(offer_sdp)
         if not check_id or len(check_id) > 64:
-            raise InvalidInput("Rechargez la page pour refaire le test.")
+            raise InvalidInput(_("Rechargez la page pour refaire le test."))
         await self._stop_check(check_id)
         with self._lock:
             checks = list(self._checks.values())
@@ -506,8 +511,8 @@ class MediaHub:
             )
             if busy:
                 raise Conflict(
-                    "Trop de tests de matériel sont en cours : réessayez dans quelques minutes"
-                    + ("" if not anonymous else ", ou connectez-vous d'abord")
+                    _("Trop de tests de matériel sont en cours : réessayez dans quelques minutes")
+                    + ("" if not anonymous else _(", ou connectez-vous d'abord"))
                     + "."
                 )
             pc = RTCPeerConnection(self._config())
@@ -534,8 +539,10 @@ class MediaHub:
         except Exception as error:
             await self._stop_check(check_id, check)
             raise InvalidInput(
-                "Le test n'a pas pu démarrer (proposition du navigateur refusée). Rechargez la "
-                "page."
+                _(
+                    "Le test n'a pas pu démarrer (proposition du navigateur refusée). Rechargez la "
+                    "page."
+                )
             ) from error
         return pc.localDescription.sdp
 

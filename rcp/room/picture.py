@@ -16,6 +16,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont
 
+from rcp.i18n import N_, _
 from rcp.room.constants import MAX_GRID_TILES
 from rcp.room.layout import Rect, Tile, fit_size, grid_layout, screen_layout, strip_capacity
 
@@ -36,8 +37,8 @@ _AVATAR_COLOURS = (
     (85, 87, 83),
 )
 _TITLES = {"dr", "dr.", "pr", "pr.", "docteur", "professeur", "mme", "mme.", "m.", "mr", "mr."}
-_WAITING_TEXT = "En attente des autres participants…"
-_SCREEN_WAITING_TEXT = "Partage d'écran en attente…"
+_WAITING_TEXT = N_("En attente des autres participants…")
+_SCREEN_WAITING_TEXT = N_("Partage d'écran en attente…")
 
 # --------------------------------------------------------------------------- drawing
 
@@ -455,7 +456,7 @@ def compose_grid_yuv(tiles: Sequence[Tile], *, width: int, height: int) -> YuvPi
     """
     canvas = YuvPicture(width, height, _BACKGROUND)
     if not tiles:
-        _draw_message(canvas, _WAITING_TEXT, Rect(0, 0, width, height))
+        _draw_message(canvas, _(_WAITING_TEXT), Rect(0, 0, width, height))
         return canvas
     shown, hidden = _split_overflow(tiles, MAX_GRID_TILES)
     rects = grid_layout(len(shown) + (1 if hidden else 0), width=width, height=height)
@@ -485,7 +486,7 @@ def compose_with_screen_yuv(
     shown, hidden = _split_overflow(tiles, capacity)
     main, rects = screen_layout(len(shown) + (1 if hidden else 0), width=width, height=height)
     if screen is None:
-        _draw_message(canvas, _SCREEN_WAITING_TEXT, main)
+        _draw_message(canvas, _(_SCREEN_WAITING_TEXT), main)
     else:
         _draw_frame(canvas, screen, main)
     if screen_label:

@@ -514,3 +514,16 @@ def test_page_signature_changes_with_the_current_case(session: Session, world: W
 def test_outsiders_get_no_live_state(session: Session, world: World, who: str) -> None:
     with pytest.raises(PermissionDenied):
         meeting_live.live_state(session, actor=getattr(world, who), meeting_id=world.meeting.id)
+
+
+def test_the_postponement_email_is_in_the_submitter_s_language(
+    session: Session, world: World
+) -> None:
+    world.coordinator.language = "en"  # the coordinator submitted the case
+    session.add(world.coordinator)
+    session.commit()
+    before = len(_mails_to(session, world.coordinator))
+    case = meeting_live.postpone_case(session, actor=world.coordinator, case_id=world.case_a.id)
+    (mail,) = _mails_to(session, world.coordinator)[before:]
+    assert mail.subject == f"Case postponed to the next meeting: case no. {case.id}"
+    assert mail.body.startswith("Dear ") and "(Paris time) of the same MDT" in mail.body
