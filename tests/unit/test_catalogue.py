@@ -16,7 +16,6 @@ from rcp import catalogue
 NOT_YET_CONVERTED: frozenset[str] = frozenset(
     {
         "pages/acces_cas.py",
-        "pages/accueil.py",
         "pages/admin_annuaire.py",
         "pages/admin_boite_envoi.py",
         "pages/admin_comptes.py",
@@ -24,11 +23,8 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "pages/admin_journal.py",
         "pages/avis.py",
         "pages/cas.py",
-        "pages/connexion.py",
-        "pages/inscription.py",
         "pages/invitations.py",
         "pages/materiel.py",
-        "pages/mes_cas.py",
         "pages/mon_compte.py",
         "pages/mot_de_passe_oublie.py",
         "pages/salle.py",
@@ -78,7 +74,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "rcp/ui/failsafe.py",
         "rcp/ui/links.py",
         "rcp/ui/navigation.py",
-        "rcp/ui/paging.py",
         "rcp/ui/prerequisites.py",
         "rcp/ui/redirect.py",
         "rcp/ui/room_client/__init__.py",

@@ -1,0 +1,64 @@
+"""The pages speak English to an English reader (their strings go through the catalogue)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from rcp.ui import language
+from tests.factories import make_user, sign_in
+from tests.ui.conftest import new_app, texts
+
+
+def _labels(at) -> list[str]:
+    """The labels of the page's widgets (inputs, buttons, page links)."""
+    found = [w.label for w in [*at.text_input, *at.button, *at.checkbox, *at.selectbox]]
+    found += [link.proto.label for link in at.get("page_link")]
+    return found
+
+
+@pytest.fixture
+def english_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser that asks for English (no user choice yet: the sign-in pages)."""
+    monkeypatch.setattr(language, "browser_language", lambda: "en")
+
+
+def english_user(db: Session):
+    user = make_user(db)
+    user.language = "en"
+    db.add(user)
+    db.commit()
+    return user
+
+
+def test_the_sign_in_page_speaks_english(english_browser) -> None:
+    at = new_app().run()
+    assert not at.exception
+    labels = _labels(at)
+    assert "Professional email address" in labels and "Password" in labels
+    assert "Sign in" in labels and "Create an account" in labels
+    assert "Sign in" in [s.value for s in at.subheader]
+    for french in ("Connexion", "Mot de passe", "Se connecter", "Créer un compte", "oublié"):
+        assert not any(french in label for label in labels), french
+        assert french not in texts(at), french
+
+
+def test_the_registration_page_speaks_english(english_browser) -> None:
+    at = new_app().run()
+    at.switch_page("pages/inscription.py").run()
+    assert not at.exception
+    labels = _labels(at)
+    assert "Last name" in labels and "Mobile phone" in labels
+    assert "Send my registration request" in labels
+    for french in ("Nom", "Prénom", "Téléphone", "Envoyer", "Mot de passe"):
+        assert not any(french in label for label in labels), french
+
+
+def test_the_home_page_speaks_english(db: Session) -> None:
+    user = english_user(db)
+    at = new_app(sign_in(db, user)).run()
+    assert not at.exception
+    shown = texts(at)
+    assert f"Hello {user.display_name}" in shown and "My upcoming meetings" in shown
+    for french in ("Bonjour", "Mes invitations", "Mes prochaines séances", "Aucune"):
+        assert french not in shown, french
