@@ -6,8 +6,18 @@ import pytest
 from sqlmodel import Session
 
 from rcp.ui import language
-from tests.factories import make_user, sign_in
+from tests.factories import (
+    make_case,
+    make_coordinator,
+    make_meeting,
+    make_member,
+    make_rcp,
+    make_user,
+    mobile,
+    sign_in,
+)
 from tests.ui.conftest import new_app, texts
+from tests.ui.test_directory_pages import page
 
 
 def _labels(at) -> list[str]:
@@ -62,3 +72,28 @@ def test_the_home_page_speaks_english(db: Session) -> None:
     assert f"Hello {user.display_name}" in shown and "My upcoming meetings" in shown
     for french in ("Bonjour", "Mes invitations", "Mes prochaines séances", "Aucune"):
         assert french not in shown, french
+
+
+def test_the_case_form_and_the_case_page_speak_english(db: Session) -> None:
+    rcp = make_rcp(db)
+    coordinator = make_coordinator(db, rcp, phone=mobile(1))
+    member = make_member(db, rcp, coordinator, phone=mobile(2))
+    member.language = "en"
+    db.add(member)
+    db.commit()
+    meeting = make_meeting(db, rcp, coordinator)
+    token = sign_in(db, member)
+    at = page("soumettre_cas", token, meeting=str(meeting.id))
+    assert not at.exception
+    labels = _labels(at) + [r.label for r in at.radio] + [d.label for d in at.date_input]
+    assert "Last name *" in labels and "Date of birth *" in labels and "Sex *" in labels
+    assert "Submit the case" in labels and "Save the draft" in labels
+    assert "Submit a case" in [t.value for t in at.title]
+    for french in ("Nom", "Prénom", "Date de naissance", "Sexe", "Soumettre", "Enregistrer"):
+        assert not any(french in label for label in labels), french
+    case = make_case(db, meeting, member)
+    at = page("cas", token, id=str(case.id))
+    assert not at.exception
+    shown = texts(at)
+    assert "Patient record" in shown and "Born " in shown
+    assert "Fiche patient" not in shown and "Né(e) le" not in shown
