@@ -8,6 +8,7 @@ from sqlmodel import Session
 from rcp.ui import language
 from tests.factories import (
     make_case,
+    make_confirmed,
     make_coordinator,
     make_meeting,
     make_member,
@@ -15,6 +16,7 @@ from tests.factories import (
     make_user,
     mobile,
     sign_in,
+    start_now,
 )
 from tests.ui.conftest import new_app, texts
 from tests.ui.test_directory_pages import page
@@ -97,3 +99,27 @@ def test_the_case_form_and_the_case_page_speak_english(db: Session) -> None:
     shown = texts(at)
     assert "Patient record" in shown and "Born " in shown
     assert "Fiche patient" not in shown and "Né(e) le" not in shown
+
+
+def test_the_meeting_page_speaks_english(db: Session) -> None:
+    rcp = make_rcp(db)
+    coordinator = make_coordinator(db, rcp, phone=mobile(40))
+    meeting = make_meeting(db, rcp, coordinator)
+    participant = make_confirmed(db, meeting, coordinator, phone=mobile(41))
+    participant.language = "en"
+    db.add(participant)
+    db.commit()
+    make_case(db, meeting, coordinator, last_name="Durandal", first_name="Lucie")
+    start_now(db, meeting)
+    at = page("seance", sign_in(db, participant), id=str(meeting.id))
+    assert not at.exception
+    shown = texts(at)
+    assert "Join the video conference" in [b.proto.label for b in at.get("link_button")]
+    assert "The meeting's cases" in shown and "Current case" in shown
+    assert "to discuss" in shown and "Participants" in shown
+    assert "**Your status:**" in shown and "**MDT:**" in shown
+    labels = _labels(at) + [b.proto.label for b in at.get("link_button")]
+    for french in ("Rejoindre", "Tester mon matériel", "Lever la main", "Fiche"):
+        assert not any(french in label for label in labels), french
+    for french in ("Cas de la séance", "à discuter", "Votre statut", "Dépôt des cas"):
+        assert french not in shown, french

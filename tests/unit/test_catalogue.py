@@ -27,7 +27,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "pages/mon_compte.py",
         "pages/mot_de_passe_oublie.py",
         "pages/salle.py",
-        "pages/seance.py",
         "rcp/accounts.py",
         "rcp/attachments.py",
         "rcp/attendance.py",
