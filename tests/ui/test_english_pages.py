@@ -123,3 +123,23 @@ def test_the_meeting_page_speaks_english(db: Session) -> None:
         assert not any(french in label for label in labels), french
     for french in ("Cas de la séance", "à discuter", "Votre statut", "Dépôt des cas"):
         assert french not in shown, french
+
+
+def test_the_opinion_page_speaks_english(db: Session) -> None:
+    from tests.factories import make_case_team
+    from tests.ui.test_avis_page import page as avis_page
+
+    team = make_case_team(db)
+    team.assistant.language = "en"
+    db.add(team.assistant)
+    db.commit()
+    at = avis_page(sign_in(db, team.assistant), case=str(team.case.id))
+    assert not at.exception
+    labels = _labels(at) + [t.label for t in at.text_area] + [r.label for r in at.radio]
+    assert "The MDT's proposal" in labels and "Rationale" in labels
+    assert "Save the draft" in labels and "Validate the opinion" in labels
+    assert "Does the proposal follow the current guidelines?" in labels
+    assert "MDT opinion" in [t.value for t in at.title]
+    for french in ("Proposition", "Argumentaire", "Valider", "Enregistrer", "Références"):
+        assert not any(french in label for label in labels), french
+    assert "Rédaction de l'avis" not in texts(at) and "Writing the opinion" in texts(at)

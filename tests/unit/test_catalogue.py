@@ -21,7 +21,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "pages/admin_comptes.py",
         "pages/admin_inscriptions.py",
         "pages/admin_journal.py",
-        "pages/avis.py",
         "pages/invitations.py",
         "pages/materiel.py",
         "pages/mon_compte.py",
