@@ -143,3 +143,20 @@ def test_the_opinion_page_speaks_english(db: Session) -> None:
     for french in ("Proposition", "Argumentaire", "Valider", "Enregistrer", "Références"):
         assert not any(french in label for label in labels), french
     assert "Rédaction de l'avis" not in texts(at) and "Writing the opinion" in texts(at)
+
+
+def test_my_account_and_the_equipment_test_speak_english(db: Session) -> None:
+    user = english_user(db)
+    token = sign_in(db, user)
+    at = page("mon_compte", token)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Profile", "Security", "Active sessions"]
+    labels = _labels(at)
+    assert "Current password" in labels and "Change the password" in labels
+    for french in ("Mot de passe", "Enregistrer", "Établissement", "Spécialité"):
+        assert not any(french in label for label in labels), french
+    at = page("materiel", token)
+    assert not at.exception
+    shown = texts(at)
+    assert "Test my equipment" in shown and "3. Speakers" in shown
+    assert "Haut-parleurs" not in shown and "Tester mon matériel" not in shown
