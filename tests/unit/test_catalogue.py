@@ -15,11 +15,6 @@ from rcp import catalogue
 # and issue 16 is resolved only when it is empty.
 NOT_YET_CONVERTED: frozenset[str] = frozenset(
     {
-        "pages/admin_annuaire.py",
-        "pages/admin_boite_envoi.py",
-        "pages/admin_comptes.py",
-        "pages/admin_inscriptions.py",
-        "pages/admin_journal.py",
         "rcp/accounts.py",
         "rcp/attachments.py",
         "rcp/attendance.py",
