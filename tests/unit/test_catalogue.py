@@ -51,7 +51,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "rcp/sheets.py",
         "rcp/startup.py",
         "rcp/ui/directory_views.py",
-        "rcp/ui/navigation.py",
         "rcp/ui/room_client/__init__.py",
         "rcp/uploads.py",
         "rcp/validation.py",
