@@ -160,3 +160,13 @@ def test_my_account_and_the_equipment_test_speak_english(db: Session) -> None:
     shown = texts(at)
     assert "Test my equipment" in shown and "3. Speakers" in shown
     assert "Haut-parleurs" not in shown and "Tester mon matériel" not in shown
+
+
+def test_the_room_component_gets_its_words_in_the_page_s_language() -> None:
+    from rcp import i18n
+    from rcp.ui import room_client
+
+    with i18n.using("en"):
+        words = room_client.labels()
+    assert words["join"] == "Join the room" and words["devices"] == "Camera and microphone…"
+    assert room_client.labels()["join"] == "Rejoindre la salle"  # French outside

@@ -50,7 +50,6 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
         "rcp/sheet_data.py",
         "rcp/sheets.py",
         "rcp/startup.py",
-        "rcp/ui/room_client/__init__.py",
         "rcp/uploads.py",
         "rcp/validation.py",
         "rcp/web.py",
