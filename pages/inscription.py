@@ -79,6 +79,7 @@ with st.form("inscription_form"):
         _("Spécialité"),
         accounts.SPECIALTIES,
         index=None,
+        format_func=_,  # the stored value stays the French name
         placeholder=_("Choisissez…"),
         key="inscription_specialty",
     )

@@ -29,6 +29,7 @@ with profile:
         specialty = st.selectbox(
             _("Spécialité"),
             accounts.SPECIALTIES,
+            format_func=_,  # the stored value stays the French name
             index=accounts.SPECIALTIES.index(user.specialty)
             if user.specialty in accounts.SPECIALTIES
             else None,
