@@ -5,7 +5,7 @@ import streamlit as st
 from rcp import accounts, invites
 from rcp.dates import format_date, format_datetime, to_paris
 from rcp.errors import RcpError
-from rcp.i18n import _, ngettext
+from rcp.i18n import _, ngettext, pgettext
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
 from rcp.ui.text import escape_markdown
@@ -65,7 +65,7 @@ for user in pending:
         # request being refused (not a popover per request): fewer elements per rerun.
         with st.container(horizontal=True):
             if st.button(
-                _("Valider"),
+                pgettext("approve a registration", "Valider"),
                 key=f"inscriptions_approve_{user.id}",
                 type="primary",
                 icon=":material/check:",

@@ -170,3 +170,20 @@ def test_the_room_component_gets_its_words_in_the_page_s_language() -> None:
         words = room_client.labels()
     assert words["join"] == "Join the room" and words["devices"] == "Camera and microphone…"
     assert room_client.labels()["join"] == "Rejoindre la salle"  # French outside
+
+
+def test_the_registrations_queue_speaks_english(db: Session) -> None:
+    from tests.factories import make_admin
+
+    admin = make_admin(db)
+    admin.language = "en"
+    db.add(admin)
+    db.commit()
+    make_user(db, active=False, phone=mobile(7))
+    at = page("admin_inscriptions", sign_in(db, admin))
+    assert not at.exception
+    assert "Registrations to approve" in [t.value for t in at.title]
+    labels = _labels(at)
+    assert "Approve" in labels and "Refuse" in labels
+    assert "Valider" not in labels and "Refuser" not in labels
+    assert "1 pending registration, oldest first." in texts(at)
