@@ -12,6 +12,7 @@ from rcp.i18n import _
 from rcp.models import MemberRole
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+from rcp.ui.text import translated
 
 RCPS_PER_PAGE = 10
 
@@ -139,7 +140,7 @@ for rcp in shown:
                 )
             for doctor in found:
                 c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
-                c1.markdown(f"{doctor.display_name} — {doctor.specialty}")
+                c1.markdown(f"{doctor.display_name} — {translated(doctor.specialty)}")
                 if c2.button(_("Assistant(e)"), key=f"annuaire_as_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,

@@ -9,7 +9,7 @@ from rcp.i18n import N_, _, ngettext
 from rcp.models import UserStatus, utcnow
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 from rcp.validation import mask_phone
 
 STATUS_LABELS = {
@@ -71,7 +71,8 @@ for user in users:
         + (_(" · bloqué") if locked else "")
     ):
         st.markdown(
-            f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · {user.specialty}, "
+            f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · "
+            f"{translated(user.specialty)}, "
             f"{escape_markdown(user.institution)}  \n"
             + _(
                 "Inscrit le {registered} · dernière connexion {signed_in} · application "

@@ -19,7 +19,7 @@ from rcp.ui.context import (
     show_flash,
 )
 from rcp.ui.links import query_int
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 
 user = require_user()
 show_flash()
@@ -170,7 +170,9 @@ if validated is not None:
         st.markdown(
             _("**{quorum}** — participants : {attendees}").format(
                 quorum=quorum_label,
-                attendees=", ".join(f"{a['name']} ({a['specialty']})" for a in attendees)
+                attendees=", ".join(
+                    f"{a['name']} ({translated(a['specialty'])})" for a in attendees
+                )
                 or _("aucun"),
             )
         )
@@ -320,7 +322,7 @@ with form_column, st.form("avis_form", border=True):
         # A plain list: st.dataframe cost ~0.1-0.3 s a run (pandas and Arrow) for a few names.
         st.markdown(
             "\n".join(
-                f"- {escape_markdown(a.name)} — {escape_markdown(a.specialty)}, "
+                f"- {escape_markdown(a.name)} — {escape_markdown(translated(a.specialty))}, "
                 f"{escape_markdown(a.institution)}"
                 for a in quorum.attendees
             )

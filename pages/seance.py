@@ -15,7 +15,7 @@ from rcp.ui import chat_panel, failsafe, keys, live_events, navigation
 from rcp.ui.case_view import render_case
 from rcp.ui.context import current_user, db, flash, require_user, show_error, show_flash
 from rcp.ui.links import DIRECTORY_PAGE, breadcrumbs, query_int
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 
 user = require_user()
 show_flash()
@@ -100,7 +100,7 @@ def participants_block(view: meetings.MeetingView) -> None:
     for row in view.participants:
         cols = st.columns([4, 2, 1, 1], vertical_alignment="center")
         cols[0].markdown(
-            f"{row.user.display_name} — {row.user.specialty}, "
+            f"{row.user.display_name} — {translated(row.user.specialty)}, "
             f"{escape_markdown(row.user.institution)}"
         )
         cols[1].markdown(f"*{row.label}*")
@@ -148,7 +148,10 @@ def coordinator_tools(view: meetings.MeetingView) -> None:
                 found = directory.search_active_doctors(session, actor=user, search=search)
             known = {u.id for u in candidates}
             candidates += [u for u in found if u.id not in present and u.id not in known]
-        labels = {u.id: f"{u.display_name} — {u.specialty}, {u.institution}" for u in candidates}
+        labels = {
+            u.id: f"{u.display_name} — {translated(u.specialty)}, {u.institution}"
+            for u in candidates
+        }
         chosen = st.multiselect(
             _("Médecins à inviter"),
             list(labels),
@@ -539,7 +542,7 @@ def presence_block(state: LiveState) -> None:
         st.caption(_("Personne n'est dans la salle de visio-conférence pour l'instant."))
     for person in state.present:
         st.markdown(
-            f"{escape_markdown(person.name)} — {escape_markdown(person.specialty)}",
+            f"{escape_markdown(person.name)} — {escape_markdown(translated(person.specialty))}",
             help=person.institution,
         )
 

@@ -12,6 +12,7 @@ from rcp.permissions import is_admin
 from rcp.ui import keys
 from rcp.ui.context import current_user, db, session_token
 from rcp.ui.redirect import browser_redirect
+from rcp.ui.text import translated
 
 
 def public_header() -> None:
@@ -43,7 +44,9 @@ def signed_in_header(user: User) -> None:
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.caption(
         _("{platform} · connecté : {name} ({specialty})").format(
-            platform=settings.platform_name, name=user.display_name, specialty=user.specialty
+            platform=settings.platform_name,
+            name=user.display_name,
+            specialty=translated(user.specialty),
         )
     )
     right.button(

@@ -20,7 +20,7 @@ from rcp.ui.links import (
     meeting_link,
     query_int,
 )
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 
 MEMBERS_PER_PAGE = 10
 
@@ -181,7 +181,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             c1.markdown(
                 _("**{name}** ({specialty}, {institution}) demande à devenir membre").format(
                     name=row.user.display_name,
-                    specialty=row.user.specialty,
+                    specialty=translated(row.user.specialty),
                     institution=escape_markdown(row.user.institution),
                 )
             )
@@ -214,7 +214,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             c1.markdown(
                 f"{row.user.display_name} — {_(directory.ROLE_LABELS[row.member.role])}, "
-                f"{row.user.specialty}"
+                f"{translated(row.user.specialty)}"
             )
             if row.member.role == "doctor" and c2.button(
                 _("Retirer"), key=f"rcp_member_rm_{row.member.id}"
@@ -238,7 +238,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             for doctor in [d for d in found if d.id not in known][:10]:
                 c1, c2 = st.columns([5, 1], vertical_alignment="center")
                 c1.markdown(
-                    f"{doctor.display_name} — {doctor.specialty}, "
+                    f"{doctor.display_name} — {translated(doctor.specialty)}, "
                     f"{escape_markdown(doctor.institution)}"
                 )
                 if c2.button(_("Ajouter"), key=f"rcp_member_add_{doctor.id}"):
