@@ -6,6 +6,7 @@ import streamlit as st
 
 from rcp import metrics
 from rcp.config import get_settings
+from rcp.i18n import N_
 from rcp.ui import chrome, failsafe, keys, language, navigation
 from rcp.ui.context import current_user, requested_path
 
@@ -30,6 +31,6 @@ else:
     nav = st.navigation(navigation.build(user, path), position="top")
     chrome.signed_in_header(user)
 
-# A failure anywhere in the page shows a French message with a reference after what was drawn.
-with metrics.page_run(nav.url_path), failsafe.section("Cette page", replace=False):
+# A failure anywhere in the page shows a message with a reference after what was drawn.
+with metrics.page_run(nav.url_path), failsafe.section(N_("Cette page"), replace=False):
     nav.run()

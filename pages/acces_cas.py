@@ -5,6 +5,7 @@ import streamlit as st
 from rcp import audit, directory
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
+from rcp.i18n import _, ngettext
 from rcp.ui import paging
 from rcp.ui.context import db, require_user, show_error
 from rcp.ui.links import query_int
@@ -13,10 +14,12 @@ from rcp.ui.text import escape_markdown
 PAGE_SIZE = 10
 
 user = require_user()
-st.title("Accès aux cas")
+st.title(_("Accès aux cas"))
 st.caption(
-    "Qui a ouvert chaque cas de votre RCP, ou téléchargé ses fichiers et sa fiche, d'après le "
-    "journal d'audit."
+    _(
+        "Qui a ouvert chaque cas de votre RCP, ou téléchargé ses fichiers et sa fiche, d'après "
+        "le journal d'audit."
+    )
 )
 with db() as session:
     rcps = {
@@ -24,12 +27,12 @@ with db() as session:
         for rcp_id in directory.coordinated_rcp_ids(session, user)
     }
 if not rcps:
-    st.error("Cette page est réservée à l'assistant(e) et aux médecins référents d'une RCP.")
+    st.error(_("Cette page est réservée à l'assistant(e) et aux médecins référents d'une RCP."))
     st.stop()
 
 asked = query_int("rcp")  # from the RCP's page
 rcp_id = st.selectbox(
-    "RCP",
+    _("RCP"),
     options=list(rcps),
     index=list(rcps).index(asked) if asked in rcps else 0,
     format_func=lambda i: rcps[i],
@@ -47,20 +50,26 @@ except RcpError as error:
     st.stop()
 
 if not rows:
-    st.info("Aucun cas n'a encore été soumis à cette RCP.")
+    st.info(_("Aucun cas n'a encore été soumis à cette RCP."))
 for row in rows:
-    title = (
-        f"Cas n° {row.case_id} — {escape_markdown(row.patient)} "
-        f"(séance du {format_datetime(row.meeting_starts_at)}) — {len(row.readers)} lecteur(s)"
+    title = ngettext(
+        "Cas n° {number} — {patient} (séance du {when}) — {count} lecteur(s)",
+        "Cas n° {number} — {patient} (séance du {when}) — {count} lecteur(s)",
+        len(row.readers),
+    ).format(
+        number=row.case_id,
+        patient=escape_markdown(row.patient),
+        when=format_datetime(row.meeting_starts_at),
+        count=len(row.readers),
     )
     with st.expander(title, key=f"acces_cas_{row.case_id}"):
         if not row.readers:
-            st.write("Personne n'a encore ouvert ce cas.")
+            st.write(_("Personne n'a encore ouvert ce cas."))
             continue
         # A markdown table, not st.dataframe: a handful of rows, far cheaper to draw.
         st.markdown(
-            "| médecin | ouvertures | téléchargements | première fois | dernière fois |\n"
-            "|---|--:|--:|---|---|\n"
+            _("| médecin | ouvertures | téléchargements | première fois | dernière fois |")
+            + "\n|---|--:|--:|---|---|\n"
             + "\n".join(
                 f"| {escape_markdown(reader.name)} | {reader.views} | {reader.downloads} "
                 f"| {format_datetime(reader.first_at)} | {format_datetime(reader.last_at)} |"

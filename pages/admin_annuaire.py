@@ -8,15 +8,17 @@ import streamlit as st
 
 from rcp import directory
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.models import MemberRole
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
+from rcp.ui.text import translated
 
 RCPS_PER_PAGE = 10
 
 admin = require_admin_page()
 show_flash()
-st.title("Filières et RCP")
+st.title(_("Filières et RCP"))
 
 
 def act(call, success: str, **kwargs) -> None:
@@ -33,19 +35,19 @@ def act(call, success: str, **kwargs) -> None:
 with db() as session:
     networks = {n.id: n for n in directory.list_networks(session, actor=admin)}
 
-with st.expander("Nouvelle filière", icon=":material/add:"):
+with st.expander(_("Nouvelle filière"), icon=":material/add:"):
     with st.form("annuaire_network_form"):
-        code = st.text_input("Sigle (ex. ORKID)", key="annuaire_network_code", max_chars=30)
-        name = st.text_input("Nom", key="annuaire_network_name", max_chars=200)
-        if st.form_submit_button("Créer la filière"):
-            act(directory.create_network, "Filière créée.", code=code, name=name)
+        code = st.text_input(_("Sigle (ex. ORKID)"), key="annuaire_network_code", max_chars=30)
+        name = st.text_input(_("Nom"), key="annuaire_network_name", max_chars=200)
+        if st.form_submit_button(_("Créer la filière")):
+            act(directory.create_network, _("Filière créée."), code=code, name=name)
 
 if not networks:
-    st.info("Aucune filière : créez la première ci-dessus.")
+    st.info(_("Aucune filière : créez la première ci-dessus."))
     st.stop()
 
 network_id = st.selectbox(
-    "Filière",
+    _("Filière"),
     list(networks),
     format_func=lambda i: f"{networks[i].code} — {networks[i].name}",
     key="annuaire_network",
@@ -57,38 +59,38 @@ with db() as session:
     }
 
 st.header(f"{network.code} — {network.name}")
-with st.expander("Nouvelle famille de RCP", icon=":material/add:"):
+with st.expander(_("Nouvelle famille de RCP"), icon=":material/add:"):
     with st.form(f"annuaire_family_form_{network.id}"):
-        name = st.text_input("Nom de la famille", key=f"annuaire_family_name_{network.id}")
-        if st.form_submit_button("Créer la famille"):
-            act(directory.create_family, "Famille créée.", network_id=network.id, name=name)
+        name = st.text_input(_("Nom de la famille"), key=f"annuaire_family_name_{network.id}")
+        if st.form_submit_button(_("Créer la famille")):
+            act(directory.create_family, _("Famille créée."), network_id=network.id, name=name)
 
 if not families:
-    st.info("Aucune famille de RCP dans cette filière : créez la première ci-dessus.")
+    st.info(_("Aucune famille de RCP dans cette filière : créez la première ci-dessus."))
     st.stop()
 
 family_id = st.selectbox(
-    "Famille de RCP",
+    _("Famille de RCP"),
     list(families),
     format_func=lambda i: families[i].name,
     key=f"annuaire_family_{network.id}",
 )
 family = families[family_id]
 st.subheader(family.name)
-with st.expander("Nouvelle RCP dans cette famille", icon=":material/add:"):
+with st.expander(_("Nouvelle RCP dans cette famille"), icon=":material/add:"):
     with st.form(f"annuaire_rcp_form_{family.id}"):
-        name = st.text_input("Nom de la RCP", key=f"annuaire_rcp_name_{family.id}")
+        name = st.text_input(_("Nom de la RCP"), key=f"annuaire_rcp_name_{family.id}")
         quorum = st.number_input(
-            "Quorum : spécialités distinctes",
+            _("Quorum : spécialités distinctes"),
             1,
             10,
             3,
             key=f"annuaire_rcp_quorum_{family.id}",
         )
-        if st.form_submit_button("Créer la RCP"):
+        if st.form_submit_button(_("Créer la RCP")):
             act(
                 directory.create_rcp,
-                "RCP créée.",
+                _("RCP créée."),
                 family_id=family.id,
                 name=name,
                 min_specialties=int(quorum),
@@ -102,34 +104,34 @@ with db() as session:
     coordinators = directory.coordinators_by_rcp(session, [r.id for r in shown])
 
 if not rcps:
-    st.info("Aucune RCP dans cette famille.")
+    st.info(_("Aucune RCP dans cette famille."))
 paging.controls(page, key=f"annuaire_rcps_{family.id}")
 for rcp in shown:
     with st.container(border=True, key=f"annuaire_rcp_{rcp.id}"):
-        names = (
-            ", ".join(
-                f"{c.user.display_name} ({directory.ROLE_LABELS[c.member.role]})"
-                for c in coordinators[rcp.id]
-            )
-            or "aucun coordinateur"
-        )
+        names = ", ".join(
+            f"{c.user.display_name} ({_(directory.ROLE_LABELS[c.member.role])})"
+            for c in coordinators[rcp.id]
+        ) or _("aucun coordinateur")
         st.markdown(
-            f"**{rcp.name}** · quorum {rcp.min_specialties} spécialités  \nCoordination : {names}"
+            f"**{rcp.name}** · "
+            + _("quorum {count} spécialités  \nCoordination : {names}").format(
+                count=rcp.min_specialties, names=names
+            )
         )
         # Admins name coordinators and are the only ones to remove one (its members
         # are managed by the coordinators on the RCP's page).
         for c in coordinators[rcp.id]:
             if st.button(
-                f"Retirer {c.user.display_name} de la RCP",
+                _("Retirer {name} de la RCP").format(name=c.user.display_name),
                 key=f"annuaire_rm_{c.member.id}",
             ):
                 act(
                     directory.remove_member,
-                    f"{c.user.display_name} ne fait plus partie de la RCP.",
+                    _("{name} ne fait plus partie de la RCP.").format(name=c.user.display_name),
                     member_id=c.member.id,
                 )
         search = st.text_input(
-            "Nommer un coordinateur (nom ou e-mail)", key=f"annuaire_coord_search_{rcp.id}"
+            _("Nommer un coordinateur (nom ou e-mail)"), key=f"annuaire_coord_search_{rcp.id}"
         )
         if search.strip():
             with db() as session:
@@ -138,19 +140,21 @@ for rcp in shown:
                 )
             for doctor in found:
                 c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
-                c1.markdown(f"{doctor.display_name} — {doctor.specialty}")
-                if c2.button("Assistant(e)", key=f"annuaire_as_{rcp.id}_{doctor.id}"):
+                c1.markdown(f"{doctor.display_name} — {translated(doctor.specialty)}")
+                if c2.button(_("Assistant(e)"), key=f"annuaire_as_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        f"{doctor.display_name} est assistant(e) de la RCP.",
+                        _("{name} est assistant(e) de la RCP.").format(name=doctor.display_name),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.assistant,
                     )
-                if c3.button("Référent", key=f"annuaire_ref_{rcp.id}_{doctor.id}"):
+                if c3.button(_("Référent"), key=f"annuaire_ref_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        f"{doctor.display_name} est médecin référent de la RCP.",
+                        _("{name} est médecin référent de la RCP.").format(
+                            name=doctor.display_name
+                        ),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.referent,

@@ -5,31 +5,33 @@ import streamlit as st
 from rcp import accounts, auth
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
+from rcp.i18n import N_, _, ngettext
 from rcp.models import UserStatus, utcnow
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 from rcp.validation import mask_phone
 
 STATUS_LABELS = {
-    UserStatus.pending: "en attente",
-    UserStatus.active: "actif",
-    UserStatus.rejected: "refusé",
-    UserStatus.disabled: "désactivé",
+    UserStatus.pending: N_("en attente"),
+    UserStatus.active: N_("actif"),
+    UserStatus.rejected: N_("refusé"),
+    UserStatus.disabled: N_("désactivé"),
 }
 
 PAGE_SIZE = 20
 
 admin = require_admin_page()
 show_flash()
-st.title("Comptes")
+st.title(_("Comptes"))
 
 search_col, status_col = st.columns([3, 1])
-search = search_col.text_input("Rechercher (nom, prénom, e-mail)", key="comptes_search")
+search = search_col.text_input(_("Rechercher (nom, prénom, e-mail)"), key="comptes_search")
+# The options are the labels themselves (in the page's language): the choice reads back as one.
 status_label = status_col.selectbox(
-    "Statut", ["tous", *STATUS_LABELS.values()], key="comptes_status"
+    _("Statut"), [_("tous"), *map(_, STATUS_LABELS.values())], key="comptes_status"
 )
-status = next((s for s, label in STATUS_LABELS.items() if label == status_label), None)
+status = next((s for s, label in STATUS_LABELS.items() if _(label) == status_label), None)
 
 with db() as session:
     total = accounts.count_users(session, actor=admin, search=search, status=status)
@@ -51,43 +53,72 @@ def _act(action, user_id: int, message: str) -> None:
 
 
 if not users:
-    st.info("Aucun compte ne correspond à cette recherche.")
+    st.info(_("Aucun compte ne correspond à cette recherche."))
 else:
-    st.caption(f"{total} compte(s) trouvé(s).")
+    st.caption(
+        ngettext("{count} compte(s) trouvé(s).", "{count} compte(s) trouvé(s).", total).format(
+            count=total
+        )
+    )
 paging.controls(page, key="comptes")
 now = utcnow()
 for user in users:
     locked = user.locked_until is not None and user.locked_until > now
     with st.expander(
-        f"{user.last_name.upper()} {user.first_name} — {STATUS_LABELS[UserStatus(user.status)]}"
-        + (" · administrateur" if user.is_admin else "")
-        + (" · bloqué" if locked else "")
+        f"{user.last_name.upper()} {user.first_name} — "
+        + _(STATUS_LABELS[UserStatus(user.status)])
+        + (_(" · administrateur") if user.is_admin else "")
+        + (_(" · bloqué") if locked else "")
     ):
         st.markdown(
-            f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · {user.specialty}, "
+            f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · "
+            f"{translated(user.specialty)}, "
             f"{escape_markdown(user.institution)}  \n"
-            f"Inscrit le {format_datetime(user.created_at)} · dernière connexion "
-            f"{format_datetime(user.last_sign_in_at)} · application d'authentification : "
-            f"{'oui' if user.totp_secret else 'non'}"
+            + _(
+                "Inscrit le {registered} · dernière connexion {signed_in} · application "
+                "d'authentification : {totp}"
+            ).format(
+                registered=format_datetime(user.created_at),
+                signed_in=format_datetime(user.last_sign_in_at),
+                totp=_("oui") if user.totp_secret else _("non"),
+            )
         )
         # One horizontal container, not four columns: fewer elements per account.
         with st.container(horizontal=True):
             if user.status == UserStatus.active and user.id != admin.id:
-                if st.button("Désactiver", key=f"comptes_disable_{user.id}"):
-                    _act(accounts.disable, user.id, f"Compte de {user.full_name} désactivé.")
+                if st.button(_("Désactiver"), key=f"comptes_disable_{user.id}"):
+                    _act(
+                        accounts.disable,
+                        user.id,
+                        _("Compte de {name} désactivé.").format(name=user.full_name),
+                    )
             if user.status == UserStatus.disabled:
-                if st.button("Réactiver", key=f"comptes_reactivate_{user.id}"):
-                    _act(accounts.reactivate, user.id, f"Compte de {user.full_name} réactivé.")
-            if locked and st.button("Débloquer", key=f"comptes_unlock_{user.id}"):
-                _act(accounts.unlock, user.id, f"Compte de {user.full_name} débloqué.")
+                if st.button(_("Réactiver"), key=f"comptes_reactivate_{user.id}"):
+                    _act(
+                        accounts.reactivate,
+                        user.id,
+                        _("Compte de {name} réactivé.").format(name=user.full_name),
+                    )
+            if locked and st.button(_("Débloquer"), key=f"comptes_unlock_{user.id}"):
+                _act(
+                    accounts.unlock,
+                    user.id,
+                    _("Compte de {name} débloqué.").format(name=user.full_name),
+                )
             if user.totp_secret and st.button(
-                "Réinitialiser le 2e facteur", key=f"comptes_reset2fa_{user.id}"
+                _("Réinitialiser le 2e facteur"), key=f"comptes_reset2fa_{user.id}"
             ):
                 _act(
                     accounts.reset_second_factor,
                     user.id,
-                    f"Application d'authentification de {user.full_name} retirée.",
+                    _("Application d'authentification de {name} retirée.").format(
+                        name=user.full_name
+                    ),
                 )
-            if st.button("Fermer ses sessions", key=f"comptes_end_sessions_{user.id}"):
-                _act(auth.end_all_sessions, user.id, f"Sessions de {user.full_name} fermées.")
+            if st.button(_("Fermer ses sessions"), key=f"comptes_end_sessions_{user.id}"):
+                _act(
+                    auth.end_all_sessions,
+                    user.id,
+                    _("Sessions de {name} fermées.").format(name=user.full_name),
+                )
 paging.controls(page, key="comptes", where="bas")

@@ -5,9 +5,10 @@ import streamlit as st
 from rcp import accounts, invites
 from rcp.dates import format_date, format_datetime, to_paris
 from rcp.errors import RcpError
+from rcp.i18n import _, ngettext, pgettext
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 
 PAGE_SIZE = 10
 REFUSING = "inscriptions_refusing"  # id of the request whose refusal form is open
@@ -19,7 +20,7 @@ def _refusing(user_id: int | None) -> None:
 
 admin = require_admin_page()
 show_flash()
-st.title("Inscriptions à valider")
+st.title(_("Inscriptions à valider"))
 
 with db() as session:
     total = accounts.count_pending(session, actor=admin)
@@ -29,32 +30,42 @@ with db() as session:
     contexts = invites.invite_contexts(session, actor=admin, users=pending)
 
 if not pending:
-    st.info("Aucune inscription en attente.", icon=":material/done_all:")
+    st.info(_("Aucune inscription en attente."), icon=":material/done_all:")
 else:
-    st.caption(f"{total} inscription(s) en attente, la plus ancienne en premier.")
+    st.caption(
+        ngettext(
+            "{count} inscription(s) en attente, la plus ancienne en premier.",
+            "{count} inscription(s) en attente, la plus ancienne en premier.",
+            total,
+        ).format(count=total)
+    )
 paging.controls(page, key="inscriptions")
 
 for user in pending:
     with st.container(border=True, key=f"inscriptions_card_{user.id}"):
         st.markdown(
-            f"**{user.last_name.upper()} {user.first_name}** — {user.specialty}, "
+            f"**{user.last_name.upper()} {user.first_name}** — {translated(user.specialty)}, "
             f"{escape_markdown(user.institution)}  \n{escape_markdown(user.email)} · "
-            f"RPPS : {user.rpps or 'non renseigné'} · "
-            f"demande du {format_datetime(user.created_at)}"
+            + _("RPPS : {rpps} · demande du {when}").format(
+                rpps=user.rpps or _("non renseigné"), when=format_datetime(user.created_at)
+            )
         )
         context = contexts.get(user.id)
         if context is not None:
             st.markdown(
-                f":material/forward_to_inbox: Invité par **{context.inviter_name}** le "
-                f"{format_date(to_paris(context.invite.created_at).date())}"
+                ":material/forward_to_inbox: "
+                + _("Invité par **{inviter}** le {day}").format(
+                    inviter=context.inviter_name,
+                    day=format_date(to_paris(context.invite.created_at).date()),
+                )
             )
             if context.invite.message:
-                st.text(f"Message : « {context.invite.message} »")
+                st.text(_("Message : « {message} »").format(message=context.invite.message))
         # Buttons in one horizontal container; the refusal form is drawn only for the
         # request being refused (not a popover per request): fewer elements per rerun.
         with st.container(horizontal=True):
             if st.button(
-                "Valider",
+                pgettext("approve a registration", "Valider"),
                 key=f"inscriptions_approve_{user.id}",
                 type="primary",
                 icon=":material/check:",
@@ -65,10 +76,14 @@ for user in pending:
                 except RcpError as error:
                     show_error(error)
                 else:
-                    flash(f"Inscription de {user.full_name} validée ; un e-mail lui a été envoyé.")
+                    flash(
+                        _("Inscription de {name} validée ; un e-mail lui a été envoyé.").format(
+                            name=user.full_name
+                        )
+                    )
                     st.rerun()
             st.button(
-                "Refuser",
+                _("Refuser"),
                 key=f"inscriptions_reject_{user.id}",
                 icon=":material/close:",
                 on_click=_refusing,
@@ -78,13 +93,13 @@ for user in pending:
         if st.session_state.get(REFUSING) == user.id:
             with st.form(f"inscriptions_reject_form_{user.id}"):
                 reason = st.text_area(
-                    "Motif du refus (envoyé au demandeur)",
+                    _("Motif du refus (envoyé au demandeur)"),
                     key=f"inscriptions_reason_{user.id}",
                     max_chars=1000,
                 )
                 with st.container(horizontal=True):
-                    confirmed = st.form_submit_button("Confirmer le refus", type="primary")
-                    st.form_submit_button("Annuler", on_click=_refusing, args=(None,))
+                    confirmed = st.form_submit_button(_("Confirmer le refus"), type="primary")
+                    st.form_submit_button(_("Annuler"), on_click=_refusing, args=(None,))
             if confirmed:
                 try:
                     with db() as session:
@@ -95,6 +110,10 @@ for user in pending:
                     show_error(error)
                 else:
                     st.session_state.pop(REFUSING, None)
-                    flash(f"Inscription de {user.full_name} refusée ; un e-mail lui a été envoyé.")
+                    flash(
+                        _("Inscription de {name} refusée ; un e-mail lui a été envoyé.").format(
+                            name=user.full_name
+                        )
+                    )
                     st.rerun()
 paging.controls(page, key="inscriptions", where="bas")

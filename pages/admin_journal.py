@@ -7,31 +7,34 @@ import streamlit as st
 from rcp import audit
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
+from rcp.i18n import _, ngettext
 from rcp.ui import protected
 from rcp.ui.context import db, require_admin_page, show_error
 
 PAGE_SIZE = 50
 
 admin = require_admin_page()
-st.title("Journal d'audit")
+st.title(_("Journal d'audit"))
 st.caption(
-    "Chaque lecture d'un cas, téléchargement de fichier ou de fiche et chaque changement "
-    "d'état est enregistré : qui, quand, quoi. Le journal est conservé selon le réglage de "
-    "conservation (12 mois par défaut, jamais moins de 6)."
+    _(
+        "Chaque lecture d'un cas, téléchargement de fichier ou de fiche et chaque changement "
+        "d'état est enregistré : qui, quand, quoi. Le journal est conservé selon le réglage de "
+        "conservation (12 mois par défaut, jamais moins de 6)."
+    )
 )
 
 with st.form("journal_filters"):
     c1, c2, c3 = st.columns(3)
-    action = c1.text_input("Action (début du nom, ex. « auth. »)", key="journal_action")
-    who = c2.text_input("Utilisateur (e-mail ou nom)", key="journal_user")
-    target_type = c3.text_input("Type de cible (ex. case)", key="journal_target_type")
+    action = c1.text_input(_("Action (début du nom, ex. « auth. »)"), key="journal_action")
+    who = c2.text_input(_("Utilisateur (e-mail ou nom)"), key="journal_user")
+    target_type = c3.text_input(_("Type de cible (ex. case)"), key="journal_target_type")
     c4, c5, c6 = st.columns(3)
-    since = c4.date_input("Du", value=None, key="journal_since", format="DD/MM/YYYY")
-    until = c5.date_input("Au (inclus)", value=None, key="journal_until", format="DD/MM/YYYY")
+    since = c4.date_input(_("Du"), value=None, key="journal_since", format="DD/MM/YYYY")
+    until = c5.date_input(_("Au (inclus)"), value=None, key="journal_until", format="DD/MM/YYYY")
     target_id = c6.number_input(
-        "N° de la cible", min_value=0, value=None, step=1, key="journal_target_id"
+        _("N° de la cible"), min_value=0, value=None, step=1, key="journal_target_id"
     )
-    st.form_submit_button("Filtrer", icon=":material/filter_alt:")
+    st.form_submit_button(_("Filtrer"), icon=":material/filter_alt:")
 
 spec = audit.AuditFilter(
     action=action,
@@ -51,17 +54,24 @@ except RcpError as error:
     show_error(error)
     st.stop()
 
-st.write(f"**{result.total}** événement(s) — page {result.page} sur {result.pages}")
+st.write(
+    ngettext(
+        "**{count}** événement(s) — page {page} sur {pages}",
+        "**{count}** événement(s) — page {page} sur {pages}",
+        result.total,
+    ).format(count=result.total, page=result.page, pages=result.pages)
+)
+# The columns' names in the page's language (the CSV export keeps its own, fixed ones).
 st.dataframe(
     [
         {
-            "n°": row.id,
-            "date": format_datetime(row.created_at),
-            "action": row.action,
-            "acteur": row.actor,
-            "cible": f"{row.target_type} {row.target_id or ''}".strip(),
-            "détails": row.details_text,
-            "IP": row.ip_address,
+            _("n°"): row.id,
+            _("date"): format_datetime(row.created_at),
+            _("action"): row.action,
+            _("acteur"): row.actor,
+            _("cible"): f"{row.target_type} {row.target_id or ''}".strip(),
+            _("détails"): row.details_text,
+            _("IP"): row.ip_address,
         }
         for row in result.rows
     ],
@@ -72,11 +82,11 @@ st.dataframe(
 if st.session_state.get("journal_page") != result.page:
     st.session_state["journal_page"] = result.page  # the filter may have fewer pages now
 with st.container(horizontal=True, vertical_alignment="bottom"):
-    st.number_input("Page", min_value=1, max_value=result.pages, step=1, key="journal_page")
+    st.number_input(_("Page"), min_value=1, max_value=result.pages, step=1, key="journal_page")
     # An authenticated, audited route (rcp/web_admin.py), never /media: the export names
     # people and what they read.
     st.link_button(
-        "Exporter en CSV",
+        _("Exporter en CSV"),
         protected.journal_csv_url(spec.to_query()),
         icon=":material/download:",
     )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from rcp import cases, opinions
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.models import CaseStatus
 from rcp.ui import case_view, navigation, protected
 from rcp.ui.context import db, flash, require_user, show_error, show_flash
@@ -13,15 +14,15 @@ user = require_user()
 show_flash()
 case_id = query_int("id")
 
-st.title("Fiche patient")
+st.title(_("Fiche patient"))
 if case_id is None:
-    st.error("Aucun cas indiqué.")
-    st.page_link("pages/mes_cas.py", label="Mes cas", icon=":material/folder_shared:")
+    st.error(_("Aucun cas indiqué."))
+    st.page_link("pages/mes_cas.py", label=_("Mes cas"), icon=":material/folder_shared:")
     st.stop()
 
 case = case_view.render_case(user, case_id, key_prefix="cas")
 if case is None:
-    st.page_link("pages/mes_cas.py", label="Mes cas", icon=":material/folder_shared:")
+    st.page_link("pages/mes_cas.py", label=_("Mes cas"), icon=":material/folder_shared:")
     st.stop()
 
 with db() as session:
@@ -31,21 +32,26 @@ with db() as session:
     validated_line = opinions.validation_line(session, validated) if validated else None
 if validated is not None:
     with st.container(border=True, key="cas_validated_opinion"):
-        st.success(f"{validated_line} (version {validated.version}).", icon=":material/verified:")
+        st.success(
+            _("{line} (version {version}).").format(line=validated_line, version=validated.version),
+            icon=":material/verified:",
+        )
         if validated.follows_guidelines is False:
-            st.warning("Proposition hors recommandations", icon=":material/warning:")
-        st.markdown("**Proposition de la RCP**")
+            st.warning(_("Proposition hors recommandations"), icon=":material/warning:")
+        st.markdown(_("**Proposition de la RCP**"))
         st.text(validated.proposal or "—")  # shown literally, as the sheet prints it
         # The sheet leaves through an authenticated, audited route (never /media).
         st.link_button(
-            "Télécharger la fiche",
+            _("Télécharger la fiche"),
             protected.sheet_url(case.id),  # type: ignore[arg-type]
             type="primary",
             icon=":material/download:",
         )
         st.caption(
-            f"Empreinte SHA-256 de la fiche : `{validated.sheet_sha256}` — elle permet de "
-            "vérifier une copie imprimée."
+            _(
+                "Empreinte SHA-256 de la fiche : `{fingerprint}` — elle permet de vérifier une "
+                "copie imprimée."
+            ).format(fingerprint=validated.sheet_sha256)
         )
 st.divider()
 with st.container(horizontal=True):
@@ -57,37 +63,37 @@ with st.container(horizontal=True):
     ):
         st.page_link(
             "pages/avis.py",
-            label="Avis RCP",
+            label=_("Avis RCP"),
             query_params={"case": case.id},
             icon=":material/gavel:",
         )
     if editable:
         st.page_link(
             "pages/soumettre_cas.py",
-            label="Modifier le cas",
+            label=_("Modifier le cas"),
             query_params={"case": case.id},
             icon=":material/edit:",
         )
 if editable and case.status == CaseStatus.draft:
-    st.info("Ce cas est un brouillon : il n'est visible que par vous.")
-    if st.button("Soumettre le cas", type="primary", key="cas_submit"):
+    st.info(_("Ce cas est un brouillon : il n'est visible que par vous."))
+    if st.button(_("Soumettre le cas"), type="primary", key="cas_submit"):
         try:
             with db() as session:
                 cases.submit(session, actor=session.merge(user), case_id=case.id)
         except RcpError as error:
             show_error(error)
         else:
-            flash("Cas soumis à la RCP.")
+            flash(_("Cas soumis à la RCP."))
             st.rerun()
 if editable and case.status == CaseStatus.submitted:
-    with st.popover("Retirer ce cas de la séance", icon=":material/remove_circle:"):
-        st.write("Le cas ne sera plus présenté à la RCP.")
-        if st.button("Confirmer le retrait", key="cas_withdraw"):
+    with st.popover(_("Retirer ce cas de la séance"), icon=":material/remove_circle:"):
+        st.write(_("Le cas ne sera plus présenté à la RCP."))
+        if st.button(_("Confirmer le retrait"), key="cas_withdraw"):
             try:
                 with db() as session:
                     cases.withdraw(session, actor=session.merge(user), case_id=case.id)
             except RcpError as error:
                 show_error(error)
             else:
-                flash("Cas retiré de la séance.")
+                flash(_("Cas retiré de la séance."))
                 st.rerun()

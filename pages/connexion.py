@@ -7,6 +7,7 @@ import streamlit as st
 from rcp import auth
 from rcp.config import get_settings
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.models import OtpChannel
 from rcp.ui import keys, prerequisites
 from rcp.ui.context import browser_key, client_ip, db, show_error
@@ -35,15 +36,15 @@ def _remember(step: auth.SignInStep) -> None:
 def password_step() -> None:
     with st.form("connexion_password_form"):
         email = st.text_input(
-            "Adresse e-mail professionnelle", key="connexion_email", autocomplete="username"
+            _("Adresse e-mail professionnelle"), key="connexion_email", autocomplete="username"
         )
         password = st.text_input(
-            "Mot de passe",
+            _("Mot de passe"),
             type="password",
             key="connexion_password",
             autocomplete="current-password",
         )
-        submitted = st.form_submit_button("Se connecter", type="primary", width="stretch")
+        submitted = st.form_submit_button(_("Se connecter"), type="primary", width="stretch")
     if submitted:
         try:
             with db() as session:
@@ -60,9 +61,9 @@ def password_step() -> None:
             _remember(step)
             st.rerun()
     left, right = st.columns(2)
-    left.page_link("pages/inscription.py", label="Créer un compte", icon=":material/person_add:")
+    left.page_link("pages/inscription.py", label=_("Créer un compte"), icon=":material/person_add:")
     right.page_link(
-        "pages/mot_de_passe_oublie.py", label="Mot de passe oublié ?", icon=":material/key:"
+        "pages/mot_de_passe_oublie.py", label=_("Mot de passe oublié ?"), icon=":material/key:"
     )
 
 
@@ -71,30 +72,34 @@ def code_step() -> None:
     channel = st.session_state[keys.SIGNIN_CHANNEL]
     if channel == OtpChannel.sms:
         st.info(
-            "Un code à 6 chiffres vient d'être envoyé par SMS au "
-            f"**{st.session_state[keys.SIGNIN_MASKED_PHONE]}**. Il est valable "
-            f"{settings.sms_code_ttl_minutes} minutes.",
+            _(
+                "Un code à 6 chiffres vient d'être envoyé par SMS au **{phone}**. "
+                "Il est valable {minutes} minutes."
+            ).format(
+                phone=st.session_state[keys.SIGNIN_MASKED_PHONE],
+                minutes=settings.sms_code_ttl_minutes,
+            ),
             icon=":material/sms:",
         )
     else:
         st.info(
-            "Saisissez le code à 6 chiffres affiché par votre application d'authentification.",
+            _("Saisissez le code à 6 chiffres affiché par votre application d'authentification."),
             icon=":material/phonelink_lock:",
         )
     if settings.demo_mode and channel == OtpChannel.sms:
         with db() as session:
             sms = auth.demo_last_sms(session, challenge_id=challenge_id)
         if sms:
-            st.caption(f"Démonstration, SMS reçu : « {sms} »")
+            st.caption(_("Démonstration, SMS reçu : « {sms} »").format(sms=sms))
     with st.form("connexion_code_form"):
         code = st.text_input(
-            "Code de vérification",
+            _("Code de vérification"),
             max_chars=7,
             key="connexion_code",
             autocomplete="one-time-code",
             placeholder="123456",
         )
-        submitted = st.form_submit_button("Valider", type="primary", width="stretch")
+        submitted = st.form_submit_button(_("Valider"), type="primary", width="stretch")
     if submitted:
         try:
             with db() as session:
@@ -113,7 +118,7 @@ def code_step() -> None:
             )
             st.rerun()
     resend_label = (
-        "Renvoyer le code" if channel == OtpChannel.sms else "Recevoir plutôt un code par SMS"
+        _("Renvoyer le code") if channel == OtpChannel.sms else _("Recevoir plutôt un code par SMS")
     )
     left, right = st.columns(2)
     if left.button(resend_label, key="connexion_resend", icon=":material/refresh:"):
@@ -126,45 +131,49 @@ def code_step() -> None:
             show_error(error)
         else:
             _remember(step)
-            st.success(f"Un nouveau code a été envoyé au {step.masked_phone}.")
-    if right.button("Annuler", key="connexion_cancel"):
+            st.success(
+                _("Un nouveau code a été envoyé au {phone}.").format(phone=step.masked_phone)
+            )
+    if right.button(_("Annuler"), key="connexion_cancel"):
         _reset_step()
         st.rerun()
 
 
 st.title(settings.platform_name)
-st.caption("Réunions de concertation pluridisciplinaire — filière maladies rénales rares")
+st.caption(_("Réunions de concertation pluridisciplinaire — filière maladies rénales rares"))
 prerequisites.browser_warning()
 
 params = st.query_params
 if params.get("auth") == "expired":
-    st.warning("Le lien de connexion a expiré. Connectez-vous à nouveau.")
+    st.warning(_("Le lien de connexion a expiré. Connectez-vous à nouveau."))
 if params.get("signed_out"):
-    st.success("Vous êtes déconnecté.", icon=":material/logout:")
+    st.success(_("Vous êtes déconnecté."), icon=":material/logout:")
 
 main, side = st.columns([3, 2], gap="large")
 with main:
-    st.subheader("Connexion")
+    st.subheader(_("Connexion"))
     if keys.SIGNIN_REDIRECT in st.session_state:
-        st.success("Code accepté. Ouverture de votre session…")
+        st.success(_("Code accepté. Ouverture de votre session…"))
         browser_redirect(st.session_state.pop(keys.SIGNIN_REDIRECT))
     elif keys.SIGNIN_CHALLENGE in st.session_state:
         code_step()
     else:
         if keys.NEXT_URL in st.session_state:
-            st.info("Connectez-vous pour accéder à la page demandée.", icon=":material/lock:")
+            st.info(_("Connectez-vous pour accéder à la page demandée."), icon=":material/lock:")
         password_step()
     if settings.demo_mode:
-        with st.expander("Comptes de démonstration"):
+        with st.expander(_("Comptes de démonstration")):
             st.markdown(
-                "Mot de passe commun : `Demo-RCP-2026!`\n\n"
-                "- administrateur : `admin@orkid.example`\n"
-                "- assistante RCP : `assistante@orkid.example`\n"
-                "- médecin référent : `referent@orkid.example`\n"
-                "- médecins : `medecin1@orkid.example`, `medecin2@orkid.example`, "
-                "`medecin3@orkid.example`\n\n"
-                "Les codes SMS sont dans la « Boîte d'envoi » (administrateur) ou via "
-                "`python -m rcp outbox`."
+                _(
+                    "Mot de passe commun : `Demo-RCP-2026!`\n\n"
+                    "- administrateur : `admin@orkid.example`\n"
+                    "- assistante RCP : `assistante@orkid.example`\n"
+                    "- médecin référent : `referent@orkid.example`\n"
+                    "- médecins : `medecin1@orkid.example`, `medecin2@orkid.example`, "
+                    "`medecin3@orkid.example`\n\n"
+                    "Les codes SMS sont dans la « Boîte d'envoi » (administrateur) ou via "
+                    "`python -m rcp outbox`."
+                )
             )
 with side:
     prerequisites.equipment_box()

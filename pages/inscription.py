@@ -4,21 +4,23 @@ import streamlit as st
 
 from rcp import accounts, invites
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.ui import keys
 from rcp.ui.context import db, show_error
 from rcp.ui.text import escape_markdown
 
-st.title("Inscription")
+st.title(_("Inscription"))
 
 if keys.REGISTERED_EMAIL in st.session_state:
     st.success(
-        "Votre demande d'inscription est enregistrée. Un administrateur va la vérifier : vous "
-        "recevrez un e-mail à l'adresse "
-        f"**{escape_markdown(st.session_state[keys.REGISTERED_EMAIL])}** dès "
-        "qu'elle sera validée. Vous pourrez alors vous connecter.",
+        _(
+            "Votre demande d'inscription est enregistrée. Un administrateur va la vérifier : "
+            "vous recevrez un e-mail à l'adresse **{email}** dès qu'elle sera validée. Vous "
+            "pourrez alors vous connecter."
+        ).format(email=escape_markdown(st.session_state[keys.REGISTERED_EMAIL])),
         icon=":material/mark_email_read:",
     )
-    st.page_link("pages/connexion.py", label="Retour à la connexion", icon=":material/login:")
+    st.page_link("pages/connexion.py", label=_("Retour à la connexion"), icon=":material/login:")
     st.stop()
 
 invite_token = st.query_params.get("invitation") or st.session_state.get(keys.REGISTER_INVITE)
@@ -37,71 +39,81 @@ if invite_token:
     else:
         st.session_state[keys.REGISTER_INVITE] = invite_token
         st.info(
-            f"Vous avez été invité par **{inviter}**. Votre adresse e-mail est celle à laquelle "
-            "l'invitation a été envoyée ; votre inscription sera ensuite validée par un "
-            "administrateur.",
+            _(
+                "Vous avez été invité par **{inviter}**. Votre adresse e-mail est celle à "
+                "laquelle l'invitation a été envoyée ; votre inscription sera ensuite validée "
+                "par un administrateur."
+            ).format(inviter=inviter),
             icon=":material/forward_to_inbox:",
         )
 
 st.markdown(
-    "Toutes les informations sont requises, sauf le numéro RPPS. Le **numéro de portable** est "
-    "obligatoire : il reçoit le code de la double authentification, exigée pour le partage de "
-    "données de santé."
+    _(
+        "Toutes les informations sont requises, sauf le numéro RPPS. Le **numéro de portable** "
+        "est obligatoire : il reçoit le code de la double authentification, exigée pour le "
+        "partage de données de santé."
+    )
 )
 
 with st.form("inscription_form"):
     c1, c2 = st.columns(2)
-    last_name = c1.text_input("Nom", key="inscription_last_name", max_chars=100)
-    first_name = c2.text_input("Prénom", key="inscription_first_name", max_chars=100)
+    last_name = c1.text_input(_("Nom"), key="inscription_last_name", max_chars=100)
+    first_name = c2.text_input(_("Prénom"), key="inscription_first_name", max_chars=100)
     if invited_email is not None:
         # Locked: the account takes the invited address (the service enforces it as well).
         email = c1.text_input(
-            "Adresse e-mail professionnelle",
+            _("Adresse e-mail professionnelle"),
             value=invited_email,
             key="inscription_email_invited",
             disabled=True,
-            help="L'adresse à laquelle vous avez reçu l'invitation.",
+            help=_("L'adresse à laquelle vous avez reçu l'invitation."),
         )
     else:
         email = c1.text_input(
-            "Adresse e-mail professionnelle", key="inscription_email", max_chars=254
+            _("Adresse e-mail professionnelle"), key="inscription_email", max_chars=254
         )
     phone = c2.text_input(
-        "Téléphone portable", key="inscription_phone", placeholder="06 12 34 56 78", max_chars=25
+        _("Téléphone portable"), key="inscription_phone", placeholder="06 12 34 56 78", max_chars=25
     )
     specialty = c1.selectbox(
-        "Spécialité",
+        _("Spécialité"),
         accounts.SPECIALTIES,
         index=None,
-        placeholder="Choisissez…",
+        format_func=_,  # the stored value stays the French name
+        placeholder=_("Choisissez…"),
         key="inscription_specialty",
     )
     institution = c2.text_input(
-        "Établissement", key="inscription_institution", max_chars=200, placeholder="CHU, service"
+        _("Établissement"),
+        key="inscription_institution",
+        max_chars=200,
+        placeholder=_("CHU, service"),
     )
     rpps = c1.text_input(
-        "Numéro RPPS (facultatif)",
+        _("Numéro RPPS (facultatif)"),
         key="inscription_rpps",
         max_chars=15,
-        help="11 chiffres, figure sur votre carte CPS.",
+        help=_("11 chiffres, figure sur votre carte CPS."),
     )
-    st.caption("Mot de passe : au moins 12 caractères. Une phrase de passe est idéale.")
+    st.caption(_("Mot de passe : au moins 12 caractères. Une phrase de passe est idéale."))
     p1, p2 = st.columns(2)
     password = p1.text_input(
-        "Mot de passe", type="password", key="inscription_password", autocomplete="new-password"
+        _("Mot de passe"), type="password", key="inscription_password", autocomplete="new-password"
     )
     password_confirm = p2.text_input(
-        "Confirmez le mot de passe",
+        _("Confirmez le mot de passe"),
         type="password",
         key="inscription_password_confirm",
         autocomplete="new-password",
     )
     terms = st.checkbox(
-        "J'accepte les conditions d'utilisation de la plateforme, notamment la confidentialité "
-        "des données de santé échangées.",
+        _(
+            "J'accepte les conditions d'utilisation de la plateforme, notamment la "
+            "confidentialité des données de santé échangées."
+        ),
         key="inscription_terms",
     )
-    submitted = st.form_submit_button("Envoyer ma demande d'inscription", type="primary")
+    submitted = st.form_submit_button(_("Envoyer ma demande d'inscription"), type="primary")
 
 if submitted:
     form = accounts.Registration(
@@ -128,5 +140,5 @@ if submitted:
         st.rerun()
 
 st.page_link(
-    "pages/connexion.py", label="J'ai déjà un compte : me connecter", icon=":material/login:"
+    "pages/connexion.py", label=_("J'ai déjà un compte : me connecter"), icon=":material/login:"
 )

@@ -4,18 +4,19 @@ import re
 
 import streamlit as st
 
-from rcp import invites
+from rcp import i18n, invites
 from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
+from rcp.i18n import N_, _, ngettext
 from rcp.ui import keys
 from rcp.ui.context import current_user, db, flash, require_user, show_error, show_flash
 
 STATE_LABELS = {
-    invites.InviteState.pending: ":orange-badge[En attente]",
-    invites.InviteState.used: ":green-badge[Utilisée]",
-    invites.InviteState.expired: ":gray-badge[Expirée]",
-    invites.InviteState.revoked: ":red-badge[Révoquée]",
+    invites.InviteState.pending: N_(":orange-badge[En attente]"),
+    invites.InviteState.used: N_(":green-badge[Utilisée]"),
+    invites.InviteState.expired: N_(":gray-badge[Expirée]"),
+    invites.InviteState.revoked: N_(":red-badge[Révoquée]"),
 }
 
 
@@ -29,19 +30,21 @@ with db() as session:
     allowed = invites.may_invite(session, user)
 if not allowed:
     st.error(
-        "Cette page est réservée aux administrateurs et aux coordinateurs de RCP.",
+        _("Cette page est réservée aux administrateurs et aux coordinateurs de RCP."),
         icon=":material/block:",
     )
     st.stop()
 
 show_flash()
-st.title("Invitations")
+st.title(_("Invitations"))
 ttl = get_settings().invite_ttl_days
 st.markdown(
-    "Invitez un confrère à s'inscrire sur la plateforme. Il recevra un e-mail avec un lien "
-    f"personnel, valable **{ttl} jours** et utilisable une seule fois, vers le formulaire "
-    "d'inscription où son adresse sera déjà renseignée. Son inscription devra ensuite être "
-    "validée par un administrateur, qui verra votre invitation et votre message."
+    _(
+        "Invitez un confrère à s'inscrire sur la plateforme. Il recevra un e-mail avec un lien "
+        "personnel, valable **{days} jours** et utilisable une seule fois, vers le formulaire "
+        "d'inscription où son adresse sera déjà renseignée. Son inscription devra ensuite être "
+        "validée par un administrateur, qui verra votre invitation et votre message."
+    ).format(days=ttl)
 )
 
 
@@ -63,26 +66,26 @@ def _send() -> None:
     except RcpError as error:
         st.session_state[keys.INVITATIONS_ERROR] = str(error)
     else:
-        flash(f"Invitation envoyée à {_md(invite.email)}.")
+        flash(_("Invitation envoyée à {email}.").format(email=_md(invite.email)))
         st.session_state["invitations_email"] = ""
         st.session_state["invitations_message"] = ""
 
 
 with st.form("invitations_form"):
     st.text_input(
-        "Adresse e-mail professionnelle du confrère",
+        _("Adresse e-mail professionnelle du confrère"),
         key="invitations_email",
         max_chars=254,
-        placeholder="prenom.nom@chu-exemple.fr",
+        placeholder=_("prenom.nom@chu-exemple.fr"),
     )
     st.text_area(
-        "Message personnel (facultatif)",
+        _("Message personnel (facultatif)"),
         key="invitations_message",
         max_chars=1000,
-        help="Il figure dans l'e-mail d'invitation. N'y mettez aucune donnée de patient.",
+        help=_("Il figure dans l'e-mail d'invitation. N'y mettez aucune donnée de patient."),
     )
     st.form_submit_button(
-        "Envoyer l'invitation",
+        _("Envoyer l'invitation"),
         type="primary",
         icon=":material/forward_to_inbox:",
         on_click=_send,
@@ -90,42 +93,47 @@ with st.form("invitations_form"):
 if keys.INVITATIONS_ERROR in st.session_state:
     show_error(RcpError(st.session_state.pop(keys.INVITATIONS_ERROR)))
 
-st.subheader("Toutes les invitations" if user.is_admin else "Mes invitations")
+st.subheader(_("Toutes les invitations") if user.is_admin else _("Mes invitations"))
 with db() as session:
     rows = invites.list_invite_rows(session, actor=session.merge(user))
 
 if not rows:
-    st.info("Aucune invitation envoyée pour l'instant.", icon=":material/inbox:")
+    st.info(_("Aucune invitation envoyée pour l'instant."), icon=":material/inbox:")
 
 for row in rows:
     invite = row.invite
     with st.container(border=True, key=f"invitations_card_{invite.id}"):
         info_col, resend_col, revoke_col = st.columns([6, 1.2, 1.2], vertical_alignment="center")
         alert = st.container()  # errors span the card, not a button's narrow column
-        sent_times = "1 envoi" if invite.send_count == 1 else f"{invite.send_count} envois"
-        details = [f"envoyée le {format_datetime(invite.created_at)}"]
+        sent_times = ngettext("{count} envoi", "{count} envois", invite.send_count).format(
+            count=invite.send_count
+        )
+        details = [_("envoyée le {when}").format(when=format_datetime(invite.created_at))]
         if user.is_admin:
-            details.append(f"par {row.inviter_name}")
+            details.append(_("par {name}").format(name=row.inviter_name))
         if row.state == invites.InviteState.used:
-            details.append(f"inscription le {format_datetime(invite.used_at)}")
+            details.append(_("inscription le {when}").format(when=format_datetime(invite.used_at)))
         elif row.state == invites.InviteState.revoked:
-            details.append(f"révoquée le {format_datetime(invite.revoked_at)}")
+            details.append(_("révoquée le {when}").format(when=format_datetime(invite.revoked_at)))
         elif row.state == invites.InviteState.expired:
-            details.append(f"expirée le {format_datetime(invite.expires_at)}")
+            details.append(_("expirée le {when}").format(when=format_datetime(invite.expires_at)))
         else:
-            details.append(f"valable jusqu'au {format_datetime(invite.expires_at)}")
+            details.append(
+                _("valable jusqu'au {when}").format(when=format_datetime(invite.expires_at))
+            )
         details.append(sent_times)
         info_col.markdown(
-            f"**{_md(invite.email)}** {STATE_LABELS[row.state]}  \n" + " · ".join(details)
+            f"**{_md(invite.email)}** {i18n.label(STATE_LABELS, row.state)}  \n"
+            + " · ".join(details)
         )
         if invite.message:
-            info_col.caption(f"Message : « {_md(invite.message)} »")
+            info_col.caption(_("Message : « {message} »").format(message=_md(invite.message)))
         if row.state in (invites.InviteState.pending, invites.InviteState.expired):
             if resend_col.button(
-                "Renvoyer",
+                _("Renvoyer"),
                 key=f"invitations_resend_{invite.id}",
                 icon=":material/send:",
-                help="Envoie un nouveau lien ; l'ancien ne fonctionne plus.",
+                help=_("Envoie un nouveau lien ; l'ancien ne fonctionne plus."),
                 width="stretch",
             ):
                 try:
@@ -137,13 +145,17 @@ for row in rows:
                     with alert:
                         show_error(error)
                 else:
-                    flash(f"Nouveau lien envoyé à {_md(invite.email)}, valable {ttl} jours.")
+                    flash(
+                        _("Nouveau lien envoyé à {email}, valable {days} jours.").format(
+                            email=_md(invite.email), days=ttl
+                        )
+                    )
                     st.rerun()
             if revoke_col.button(
-                "Révoquer",
+                _("Révoquer"),
                 key=f"invitations_revoke_{invite.id}",
                 icon=":material/link_off:",
-                help="Le lien ne permettra plus de s'inscrire.",
+                help=_("Le lien ne permettra plus de s'inscrire."),
                 width="stretch",
             ):
                 try:
@@ -156,6 +168,8 @@ for row in rows:
                         show_error(error)
                 else:
                     flash(
-                        f"Invitation de {_md(invite.email)} révoquée : le lien ne fonctionne plus."
+                        _("Invitation de {email} révoquée : le lien ne fonctionne plus.").format(
+                            email=_md(invite.email)
+                        )
                     )
                     st.rerun()

@@ -1,5 +1,7 @@
 """Mon compte: profile, password, mobile number, authenticator app and active sessions."""
 
+import html
+
 import segno
 import streamlit as st
 
@@ -14,28 +16,32 @@ from rcp.validation import mask_phone
 
 user = require_user()
 show_flash()
-st.title("Mon compte")
+st.title(_("Mon compte"))
 
-profile, security, sessions_tab = st.tabs(["Profil", "Sécurité", "Sessions actives"])
+profile, security, sessions_tab = st.tabs([_("Profil"), _("Sécurité"), _("Sessions actives")])
 
 with profile:
-    st.markdown(f"**{user.display_name}**  \n{user.email}  \nPortable : {mask_phone(user.phone)}")
+    st.markdown(
+        f"**{user.display_name}**  \n{user.email}  \n"
+        + _("Portable : {phone}").format(phone=mask_phone(user.phone))
+    )
     with st.form("compte_profile_form"):
         specialty = st.selectbox(
-            "Spécialité",
+            _("Spécialité"),
             accounts.SPECIALTIES,
+            format_func=_,  # the stored value stays the French name
             index=accounts.SPECIALTIES.index(user.specialty)
             if user.specialty in accounts.SPECIALTIES
             else None,
             key="compte_specialty",
         )
         institution = st.text_input(
-            "Établissement", value=user.institution, key="compte_institution", max_chars=200
+            _("Établissement"), value=user.institution, key="compte_institution", max_chars=200
         )
         rpps = st.text_input(
-            "Numéro RPPS (facultatif)", value=user.rpps or "", key="compte_rpps", max_chars=15
+            _("Numéro RPPS (facultatif)"), value=user.rpps or "", key="compte_rpps", max_chars=15
         )
-        if st.form_submit_button("Enregistrer"):
+        if st.form_submit_button(_("Enregistrer")):
             try:
                 with db() as session:
                     me = session.merge(user)
@@ -49,9 +55,9 @@ with profile:
             except RcpError as error:
                 show_error(error)
             else:
-                flash("Profil enregistré.")
+                flash(_("Profil enregistré."))
                 st.rerun()
-    st.caption("Pour modifier votre nom ou votre adresse e-mail, contactez un administrateur.")
+    st.caption(_("Pour modifier votre nom ou votre adresse e-mail, contactez un administrateur."))
 
     st.subheader(_("Langue"))
     choices: list[str | None] = [None, *i18n.LANGUAGES]
@@ -72,28 +78,28 @@ with profile:
             with db() as session:
                 accounts.set_language(session, actor=session.merge(user), language=chosen)
             # The whole document follows (its lang attribute, Streamlit's own words).
-            browser_redirect("/mon-compte")
+            browser_redirect("/mon-compte")  # i18n: exempt (a URL)
             st.stop()
 
 with security:
-    st.subheader("Changer de mot de passe")
+    st.subheader(_("Changer de mot de passe"))
     with st.form("compte_password_form", clear_on_submit=True):
-        current = st.text_input("Mot de passe actuel", type="password", key="compte_pw_current")
+        current = st.text_input(_("Mot de passe actuel"), type="password", key="compte_pw_current")
         new = st.text_input(
-            "Nouveau mot de passe (12 caractères au moins)",
+            _("Nouveau mot de passe (12 caractères au moins)"),
             type="password",
             key="compte_pw_new",
             autocomplete="new-password",
         )
         confirm = st.text_input(
-            "Confirmez le nouveau mot de passe",
+            _("Confirmez le nouveau mot de passe"),
             type="password",
             key="compte_pw_confirm",
             autocomplete="new-password",
         )
-        if st.form_submit_button("Changer le mot de passe"):
+        if st.form_submit_button(_("Changer le mot de passe")):
             if new != confirm:
-                st.error("Les deux nouveaux mots de passe sont différents.")
+                st.error(_("Les deux nouveaux mots de passe sont différents."))
             else:
                 try:
                     with db() as session:
@@ -108,15 +114,15 @@ with security:
                 except RcpError as error:
                     show_error(error)
                 else:
-                    flash("Mot de passe modifié. Vos autres sessions ont été fermées.")
+                    flash(_("Mot de passe modifié. Vos autres sessions ont été fermées."))
                     st.rerun()
 
-    st.subheader("Changer de numéro de portable")
+    st.subheader(_("Changer de numéro de portable"))
     if keys.PHONE_CHALLENGE not in st.session_state:
         with st.form("compte_phone_form"):
-            new_phone = st.text_input("Nouveau numéro de portable", key="compte_new_phone")
-            password = st.text_input("Mot de passe", type="password", key="compte_phone_pw")
-            if st.form_submit_button("Recevoir un code sur ce numéro"):
+            new_phone = st.text_input(_("Nouveau numéro de portable"), key="compte_new_phone")
+            password = st.text_input(_("Mot de passe"), type="password", key="compte_phone_pw")
+            if st.form_submit_button(_("Recevoir un code sur ce numéro")):
                 try:
                     with db() as session:
                         me = session.merge(user)
@@ -129,10 +135,10 @@ with security:
                     st.session_state[keys.PHONE_CHALLENGE] = step.challenge_id
                     st.rerun()
     else:
-        st.info("Un code a été envoyé par SMS au nouveau numéro. Saisissez-le pour confirmer.")
+        st.info(_("Un code a été envoyé par SMS au nouveau numéro. Saisissez-le pour confirmer."))
         with st.form("compte_phone_code_form"):
-            code = st.text_input("Code reçu", key="compte_phone_code", max_chars=7)
-            ok = st.form_submit_button("Confirmer le nouveau numéro")
+            code = st.text_input(_("Code reçu"), key="compte_phone_code", max_chars=7)
+            ok = st.form_submit_button(_("Confirmer le nouveau numéro"))
         if ok:
             try:
                 with db() as session:
@@ -147,37 +153,41 @@ with security:
                 show_error(error)
             else:
                 st.session_state.pop(keys.PHONE_CHALLENGE, None)
-                flash("Numéro de portable modifié.")
+                flash(_("Numéro de portable modifié."))
                 st.rerun()
-        if st.button("Annuler le changement de numéro", key="compte_phone_cancel"):
+        if st.button(_("Annuler le changement de numéro"), key="compte_phone_cancel"):
             st.session_state.pop(keys.PHONE_CHALLENGE, None)
             st.rerun()
 
-    st.subheader("Application d'authentification")
+    st.subheader(_("Application d'authentification"))
     if user.totp_secret:
         st.success(
-            "Une application d'authentification est active : elle peut remplacer le SMS "
-            "à la connexion.",
+            _(
+                "Une application d'authentification est active : elle peut remplacer le SMS "
+                "à la connexion."
+            ),
             icon=":material/phonelink_lock:",
         )
         with st.form("compte_totp_disable_form"):
-            password = st.text_input("Mot de passe", type="password", key="compte_totp_pw")
-            if st.form_submit_button("Retirer l'application (revenir au SMS)"):
+            password = st.text_input(_("Mot de passe"), type="password", key="compte_totp_pw")
+            if st.form_submit_button(_("Retirer l'application (revenir au SMS)")):
                 try:
                     with db() as session:
                         auth.disable_totp(session, actor=session.merge(user), password=password)
                 except RcpError as error:
                     show_error(error)
                 else:
-                    flash("Application retirée : les codes arriveront de nouveau par SMS.")
+                    flash(_("Application retirée : les codes arriveront de nouveau par SMS."))
                     st.rerun()
     else:
         st.caption(
-            "Avec une application (FreeOTP, Google Authenticator, Microsoft "
-            "Authenticator…), vous pouvez vous connecter sans attendre de SMS."
+            _(
+                "Avec une application (FreeOTP, Google Authenticator, Microsoft "
+                "Authenticator…), vous pouvez vous connecter sans attendre de SMS."
+            )
         )
         if keys.TOTP_URI not in st.session_state:
-            if st.button("Configurer une application", key="compte_totp_begin"):
+            if st.button(_("Configurer une application"), key="compte_totp_begin"):
                 with db() as session:
                     st.session_state[keys.TOTP_URI] = auth.begin_totp_enrolment(
                         session, actor=session.merge(user)
@@ -188,18 +198,19 @@ with security:
             # Inline (data: URI) rather than st.image: st.image would put the code, which holds
             # the account's secret, under /media where any holder of the URL could fetch it.
             data_uri = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
+            qr_alt = _("QR code de l'application d'authentification")
             st.html(
-                f'<img src="{data_uri}" alt="QR code de l&#x27;application d&#x27;authentification"'
+                f'<img src="{data_uri}" alt="{html.escape(qr_alt)}"'
                 ' style="width:220px;height:auto;display:block;">'
             )
-            st.caption("Scannez ce QR code avec l'application.")
-            with st.expander("Impossible de scanner ? Saisir la clé à la main"):
+            st.caption(_("Scannez ce QR code avec l'application."))
+            with st.expander(_("Impossible de scanner ? Saisir la clé à la main")):
                 st.code(uri.split("secret=", 1)[1].split("&", 1)[0])
             with st.form("compte_totp_confirm_form"):
                 code = st.text_input(
-                    "Code affiché par l'application", key="compte_totp_code", max_chars=7
+                    _("Code affiché par l'application"), key="compte_totp_code", max_chars=7
                 )
-                if st.form_submit_button("Activer"):
+                if st.form_submit_button(_("Activer")):
                     try:
                         with db() as session:
                             auth.confirm_totp_enrolment(
@@ -209,7 +220,7 @@ with security:
                         show_error(error)
                     else:
                         st.session_state.pop(keys.TOTP_URI, None)
-                        flash("Application d'authentification activée.")
+                        flash(_("Application d'authentification activée."))
                         st.rerun()
 
 with sessions_tab:
@@ -217,21 +228,28 @@ with sessions_tab:
         mine = auth.list_sessions(session, actor=user)
         current = auth.current_login(session, token=session_token())
     st.caption(
-        "Les sessions ouvertes avec votre compte. Mettez fin à celles que vous ne reconnaissez pas."
+        _(
+            "Les sessions ouvertes avec votre compte. Mettez fin à celles que vous ne "
+            "reconnaissez pas."
+        )
     )
     for login in mine:
         with st.container(border=True):
             this = current is not None and login.id == current.id
-            label = " (cette session)" if this else ""
+            label = _(" (cette session)") if this else ""
+            agent = login.user_agent[:80] or _("Navigateur inconnu")
             st.markdown(
-                f"**{login.user_agent[:80] or 'Navigateur inconnu'}**{label}  \n"
-                f"Ouverte le {format_datetime(login.created_at)} · dernière activité "
-                f"{format_datetime(login.last_seen_at)} · adresse {login.ip_address or '—'}"
+                f"**{agent}**{label}  \n"
+                + _("Ouverte le {opened} · dernière activité {seen} · adresse {address}").format(
+                    opened=format_datetime(login.created_at),
+                    seen=format_datetime(login.last_seen_at),
+                    address=login.ip_address or "—",
+                )
             )
-            if st.button("Mettre fin à cette session", key=f"compte_end_session_{login.id}"):
+            if st.button(_("Mettre fin à cette session"), key=f"compte_end_session_{login.id}"):
                 with db() as session:
                     auth.end_session(session, actor=session.merge(user), login_session_id=login.id)
                 if this:
                     st.rerun()
-                flash("Session fermée.")
+                flash(_("Session fermée."))
                 st.rerun()

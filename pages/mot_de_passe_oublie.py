@@ -4,27 +4,32 @@ import streamlit as st
 
 from rcp import auth
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.ui.context import browser_key, client_ip, db, show_error
 
-st.title("Mot de passe oublié")
+st.title(_("Mot de passe oublié"))
 token = st.query_params.get("token")
 
 if not token:
     st.markdown(
-        "Indiquez l'adresse e-mail de votre compte : si elle correspond à un compte actif, vous "
-        "recevrez un lien pour choisir un nouveau mot de passe (valable une heure, utilisable "
-        "une seule fois)."
+        _(
+            "Indiquez l'adresse e-mail de votre compte : si elle correspond à un compte actif, "
+            "vous recevrez un lien pour choisir un nouveau mot de passe (valable une heure, "
+            "utilisable une seule fois)."
+        )
     )
     with st.form("reset_request_form"):
-        email = st.text_input("Adresse e-mail professionnelle", key="reset_email")
-        submitted = st.form_submit_button("Recevoir le lien", type="primary")
+        email = st.text_input(_("Adresse e-mail professionnelle"), key="reset_email")
+        submitted = st.form_submit_button(_("Recevoir le lien"), type="primary")
     if submitted:
         with db() as session:
             auth.request_password_reset(session, email=email, ip_address=client_ip())
         # The same answer whether or not the account exists.
         st.success(
-            "Si un compte actif correspond à cette adresse, un e-mail vient de lui être envoyé. "
-            "Pensez à vérifier vos courriers indésirables."
+            _(
+                "Si un compte actif correspond à cette adresse, un e-mail vient de lui être "
+                "envoyé. Pensez à vérifier vos courriers indésirables."
+            )
         )
 else:
     try:
@@ -32,26 +37,26 @@ else:
             auth.check_reset_token(session, token=token)
     except RcpError as error:
         show_error(error)
-        st.page_link("pages/mot_de_passe_oublie.py", label="Faire une nouvelle demande")
+        st.page_link("pages/mot_de_passe_oublie.py", label=_("Faire une nouvelle demande"))
         st.stop()
     with st.form("reset_password_form"):
-        st.caption("Au moins 12 caractères. Une phrase de passe est idéale.")
+        st.caption(_("Au moins 12 caractères. Une phrase de passe est idéale."))
         new_password = st.text_input(
-            "Nouveau mot de passe",
+            _("Nouveau mot de passe"),
             type="password",
             key="reset_new_password",
             autocomplete="new-password",
         )
         confirm = st.text_input(
-            "Confirmez le nouveau mot de passe",
+            _("Confirmez le nouveau mot de passe"),
             type="password",
             key="reset_confirm_password",
             autocomplete="new-password",
         )
-        submitted = st.form_submit_button("Enregistrer le nouveau mot de passe", type="primary")
+        submitted = st.form_submit_button(_("Enregistrer le nouveau mot de passe"), type="primary")
     if submitted:
         if new_password != confirm:
-            st.error("Les deux mots de passe saisis sont différents.")
+            st.error(_("Les deux mots de passe saisis sont différents."))
         else:
             try:
                 with db() as session:
@@ -66,8 +71,10 @@ else:
             else:
                 st.query_params.clear()
                 st.success(
-                    "Votre mot de passe est modifié. Connectez-vous : le code de vérification "
-                    "vous sera demandé comme d'habitude."
+                    _(
+                        "Votre mot de passe est modifié. Connectez-vous : le code de "
+                        "vérification vous sera demandé comme d'habitude."
+                    )
                 )
 
-st.page_link("pages/connexion.py", label="Retour à la connexion", icon=":material/login:")
+st.page_link("pages/connexion.py", label=_("Retour à la connexion"), icon=":material/login:")

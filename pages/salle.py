@@ -6,6 +6,7 @@ import streamlit as st
 
 from rcp import attendance
 from rcp.errors import RcpError
+from rcp.i18n import N_, _
 from rcp.rtc import media_hub
 from rcp.ui import keys, room_client
 from rcp.ui.context import db, require_user, show_error
@@ -13,8 +14,8 @@ from rcp.ui.links import MEETING_PAGE, query_int
 
 ROOM_KEY = "salle_room"
 POLL_S = 3.0
-SCREEN_NOTICE = "Ne partagez pas votre écran si l'assistant ne vous y invite pas."
-ROOM_HINT = (
+SCREEN_NOTICE = N_("Ne partagez pas votre écran si l'assistant ne vous y invite pas.")
+ROOM_HINT = N_(
     "Vous entrez dans la salle dès l'ouverture de cet onglet, avec les choix faits dans "
     "« Tester mon matériel » ou la dernière fois (caméra ou non, appareils) : changez-les avec "
     "« Caméra et micro… ». Sans caméra, les autres voient vos initiales."
@@ -83,24 +84,24 @@ def _live_panel() -> None:
 
     room = hub.rooms.get(meeting_id)
     people = room.participants() if room is not None else []
-    st.subheader(f"Participants ({len(people)})")
+    st.subheader(_("Participants ({count})").format(count=len(people)))
     panel_error = st.session_state.pop(keys.SALLE_PANEL_ERROR, None)
     if panel_error:
         st.error(panel_error, icon=":material/error:")
     if not people:
-        st.caption("Personne n'est encore dans la salle.")
+        st.caption(_("Personne n'est encore dans la salle."))
     for person in people:
         tags = []
         if person.key == user.id:
-            tags.append("vous")
+            tags.append(_("vous"))
         if person.muted:
-            tags.append("micro coupé")
+            tags.append(_("micro coupé"))
         if person.camera_off:
-            tags.append("sans caméra")
+            tags.append(_("sans caméra"))
         if person.sharing_screen:
-            tags.append("partage son écran")
+            tags.append(_("partage son écran"))
         elif person.key == presenter:
-            tags.append("autorisé(e) à partager son écran")
+            tags.append(_("autorisé(e) à partager son écran"))
         line = f"**{_md(person.name)}**" + (f"  \n*{', '.join(tags)}*" if tags else "")
         with st.container(border=True, key=f"salle_person_{person.key}"):
             st.markdown(line)
@@ -108,14 +109,14 @@ def _live_panel() -> None:
                 continue
             if person.key == presenter:
                 st.button(
-                    "Retirer",
+                    _("Retirer"),
                     key=f"salle_withdraw_{person.key}",
                     on_click=_act,
                     args=(attendance.withdraw_screen,),
                 )
             else:
                 st.button(
-                    "Autoriser le partage d'écran",
+                    _("Autoriser le partage d'écran"),
                     key=f"salle_grant_{person.key}",
                     on_click=_act,
                     args=(attendance.grant_screen,),
@@ -123,9 +124,9 @@ def _live_panel() -> None:
                 )
 
 
-st.title("Salle de visioconférence")
+st.title(_("Salle de visioconférence"))
 if meeting_id is None:
-    st.error("Aucune séance indiquée : ouvrez la salle depuis la page de la séance.")
+    st.error(_("Aucune séance indiquée : ouvrez la salle depuis la page de la séance."))
     st.stop()
 try:
     with db() as session:
@@ -136,11 +137,13 @@ except RcpError as error:
     if room is not None and user.id in room:
         hub.kick(meeting_id, user.id, str(error))
     show_error(error)
-    st.page_link(MEETING_PAGE, label="Page de la séance", query_params={"id": meeting_id})
+    st.page_link(MEETING_PAGE, label=_("Page de la séance"), query_params={"id": meeting_id})
     st.stop()
 
 st.caption(
-    f"{room_info.title} — la page de la séance (cas, messagerie) reste ouverte dans l'autre onglet."
+    _(
+        "{meeting} — la page de la séance (cas, messagerie) reste ouverte dans l'autre onglet."
+    ).format(meeting=room_info.title)
 )
 st.session_state[keys.SALLE_PRESENTER] = room_info.presenter_id
 left, right = st.columns([3, 1], gap="medium")
@@ -153,13 +156,15 @@ with left:
     )
     if room_info.presenter_id == user.id:
         st.success(
-            "L'assistant(e) vous invite à partager votre écran : cliquez sur « Partager mon "
-            "écran » ; il s'affichera en grand chez tous les participants.",
+            _(
+                "L'assistant(e) vous invite à partager votre écran : cliquez sur « Partager "
+                "mon écran » ; il s'affichera en grand chez tous les participants."
+            ),
             icon=":material/screen_share:",
         )
     else:
-        st.caption(SCREEN_NOTICE)
-    st.caption(ROOM_HINT)
-    st.page_link("pages/materiel.py", label="Tester mon matériel", icon=":material/build:")
+        st.caption(_(SCREEN_NOTICE))
+    st.caption(_(ROOM_HINT))
+    st.page_link("pages/materiel.py", label=_("Tester mon matériel"), icon=":material/build:")
 with right:
     st.fragment(_live_panel, run_every=POLL_S)()

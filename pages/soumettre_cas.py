@@ -8,6 +8,7 @@ import streamlit as st
 from rcp import attachments, cases, labs, meetings
 from rcp.dates import format_datetime, today_paris
 from rcp.errors import FormErrors, InvalidInput, RcpError
+from rcp.i18n import N_, _, ngettext
 from rcp.models import Sex
 from rcp.ui import keys
 from rcp.ui import uploads as ui_uploads
@@ -20,7 +21,7 @@ show_flash()
 meeting_id = query_int("meeting")
 case_id = query_int("case")
 
-LAB_LABELS = {code: f"{test.label} ({test.unit})" for code, test in labs.LAB_TESTS.items()}
+LAB_LABELS = {code: f"{_(test.label)} ({test.unit})" for code, test in labs.LAB_TESTS.items()}
 LAB_CODES = {label: code for code, label in LAB_LABELS.items()}
 
 
@@ -33,12 +34,14 @@ def load() -> tuple:
                 case = cases.get_case(session, actor=user, case_id=case_id, audit_view=False)
                 if not cases.may_edit(session, actor=user, case=case):
                     st.warning(
-                        "Ce cas ne peut plus être modifié (date limite passée, cas "
-                        "discuté ou retiré, ou vous n'en êtes pas l'auteur)."
+                        _(
+                            "Ce cas ne peut plus être modifié (date limite passée, cas "
+                            "discuté ou retiré, ou vous n'en êtes pas l'auteur)."
+                        )
                     )
                     st.page_link(
                         "pages/cas.py",
-                        label="Voir le cas",
+                        label=_("Voir le cas"),
                         query_params={"id": case.id},
                         icon=":material/visibility:",
                     )
@@ -46,8 +49,10 @@ def load() -> tuple:
             target = case.meeting_id if case is not None else meeting_id
             if target is None:
                 st.error(
-                    "Aucune séance indiquée : ouvrez la page d'une séance et cliquez sur "
-                    "« Soumettre un cas »."
+                    _(
+                        "Aucune séance indiquée : ouvrez la page d'une séance et cliquez sur "
+                        "« Soumettre un cas »."
+                    )
                 )
                 st.stop()
             view = meetings.meeting_view(session, actor=user, meeting_id=target)
@@ -58,33 +63,43 @@ def load() -> tuple:
 
 
 view, case = load()
-st.title("Soumettre un cas" if case is None else "Modifier le cas")
-st.caption(f"{view.title} · dépôt des cas jusqu'au {format_datetime(view.meeting.case_deadline)}")
+st.title(_("Soumettre un cas") if case is None else _("Modifier le cas"))
+st.caption(
+    _("{meeting} · dépôt des cas jusqu'au {deadline}").format(
+        meeting=view.title, deadline=format_datetime(view.meeting.case_deadline)
+    )
+)
 if case is None and "submit_case" not in view.actions:
     if view.is_coordinator and not view.is_past and view.meeting.status != "cancelled":
         st.info(
-            "La date limite est passée : en tant que coordinateur, vous pouvez encore "
-            "ajouter un cas, qui sera marqué « en retard »."
+            _(
+                "La date limite est passée : en tant que coordinateur, vous pouvez encore "
+                "ajouter un cas, qui sera marqué « en retard »."
+            )
         )
     elif view.is_member or view.is_coordinator:
         st.error(
-            f"Le dépôt des cas pour cette séance est clos depuis le "
-            f"{format_datetime(view.meeting.case_deadline)}. Contactez l'assistant(e) "
-            "de la RCP pour un cas urgent."
+            _(
+                "Le dépôt des cas pour cette séance est clos depuis le {deadline}. Contactez "
+                "l'assistant(e) de la RCP pour un cas urgent."
+            ).format(deadline=format_datetime(view.meeting.case_deadline))
         )
         st.stop()
     else:
         st.error(
-            "Seuls les membres de la RCP peuvent y soumettre des cas. Demandez à en "
-            "devenir membre depuis la page de la RCP."
+            _(
+                "Seuls les membres de la RCP peuvent y soumettre des cas. Demandez à en "
+                "devenir membre depuis la page de la RCP."
+            )
         )
         st.stop()
 
 st.markdown(
-    "Les dossiers doivent être complétés **avant le "
-    f"{format_datetime(view.meeting.case_deadline)}** (heure de Paris), date limite de dépôt "
-    "des cas de cette séance. Seuls le nom, le prénom, la date de naissance et le sexe sont "
-    "obligatoires."
+    _(
+        "Les dossiers doivent être complétés **avant le {deadline}** (heure de Paris), date "
+        "limite de dépôt des cas de cette séance. Seuls le nom, le prénom, la date de naissance "
+        "et le sexe sont obligatoires."
+    ).format(deadline=format_datetime(view.meeting.case_deadline))
 )
 # The previous submission's mistakes, each shown under its field (all of them at once).
 field_errors: dict[str, str] = st.session_state.pop(keys.CASE_FORM_ERRORS, {})
@@ -109,7 +124,7 @@ def _lab_rows(case) -> list[dict]:
     ]
 
 
-UPLOAD_LABEL = (
+UPLOAD_LABEL = N_(
     "DICOM (fichiers, série entière ou .zip / DICOMDIR), images PNG/JPEG, comptes rendus PDF"
 )
 
@@ -117,7 +132,7 @@ UPLOAD_LABEL = (
 def add_files(target_case_id: int, files: list) -> tuple[int, list[tuple[str, str]]]:
     """Store the chosen files in the case, one by one with progress; (files added, what to
     tell the user: refused files and why, skipped duplicates)."""
-    progress = st.progress(0.0, text="Vérification des fichiers…")
+    progress = st.progress(0.0, text=_("Vérification des fichiers…"))
     added, failed, refused, duplicates = 0, [], [], []
     for number, upload in enumerate(files, start=1):
         progress.progress((number - 1) / len(files), text=f"{upload.name} ({number}/{len(files)})…")
@@ -137,14 +152,17 @@ def add_files(target_case_id: int, files: list) -> tuple[int, list[tuple[str, st
             failed.append(str(error))
         finally:
             ui_uploads.release(upload)  # consumed: its bytes leave the server's memory
-    progress.progress(1.0, text="Terminé")
+    progress.progress(1.0, text=_("Terminé"))
     report = [("error", message) for message in failed]
     if refused:
         report.append(
             (
                 "warning",
-                f"{len(refused)} fichier(s) des archives n'ont pas été ajoutés (le reste "
-                "l'a été) :\n"
+                ngettext(
+                    "{count} fichier(s) des archives n'ont pas été ajoutés (le reste l'a été) :\n",
+                    "{count} fichier(s) des archives n'ont pas été ajoutés (le reste l'a été) :\n",
+                    len(refused),
+                ).format(count=len(refused))
                 + "\n".join(
                     f"- {escape_markdown(archive)} › {escape_markdown(r.name)} : "
                     f"{escape_markdown(r.reason)}"
@@ -156,8 +174,13 @@ def add_files(target_case_id: int, files: list) -> tuple[int, list[tuple[str, st
         report.append(
             (
                 "info",
-                f"{len(duplicates)} image(s) DICOM déjà présente(s) dans le cas (même "
-                "identifiant d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
+                ngettext(
+                    "{count} image(s) DICOM déjà présente(s) dans le cas (même identifiant "
+                    "d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
+                    "{count} image(s) DICOM déjà présente(s) dans le cas (même identifiant "
+                    "d'instance SOP) : elles n'ont pas été ajoutées une seconde fois.",
+                    len(duplicates),
+                ).format(count=len(duplicates)),
             )
         )
     return added, report
@@ -165,10 +188,10 @@ def add_files(target_case_id: int, files: list) -> tuple[int, list[tuple[str, st
 
 sex_options = [s.value for s in Sex]
 with st.form("soumettre_form"):
-    st.subheader("Patient")
+    st.subheader(_("Patient"))
     c1, c2 = st.columns(2)
     last_name = c1.text_input(
-        "Nom *",
+        _("Nom *"),
         value=case.patient_last_name if case else "",
         max_chars=100,
         key="soumettre_last_name",
@@ -176,7 +199,7 @@ with st.form("soumettre_form"):
     with c1:
         field_error("last_name")
     first_name = c2.text_input(
-        "Prénom *",
+        _("Prénom *"),
         value=case.patient_first_name if case else "",
         max_chars=100,
         key="soumettre_first_name",
@@ -184,7 +207,7 @@ with st.form("soumettre_form"):
     with c2:
         field_error("first_name")
     birth_date = c1.date_input(
-        "Date de naissance *",
+        _("Date de naissance *"),
         value=case.patient_birth_date if case else None,
         min_value=dt.date(1900, 1, 1),
         max_value=today_paris(),
@@ -194,9 +217,9 @@ with st.form("soumettre_form"):
     with c1:
         field_error("birth_date")
     sex = c2.radio(
-        "Sexe *",
+        _("Sexe *"),
         sex_options,
-        format_func=lambda v: cases.SEX_LABELS[Sex(v)],
+        format_func=lambda v: _(cases.SEX_LABELS[Sex(v)]),
         index=sex_options.index(case.patient_sex) if case else None,
         horizontal=True,
         key="soumettre_sex",
@@ -204,24 +227,26 @@ with st.form("soumettre_form"):
     with c2:
         field_error("sex")
     informed = st.checkbox(
-        "Le patient est informé *",
+        _("Le patient est informé *"),
         value=bool(case and case.patient_informed),
         key="soumettre_informed",
-        help="Obligation légale : le patient doit être informé que son dossier est discuté en RCP.",
+        help=_(
+            "Obligation légale : le patient doit être informé que son dossier est discuté en RCP."
+        ),
     )
     field_error("patient_informed")
-    st.subheader("Dossier clinique (facultatif)")
+    st.subheader(_("Dossier clinique (facultatif)"))
     texts = {}
     for name, (label, limit) in cases.TEXT_FIELDS.items():
         texts[name] = st.text_area(
-            label,
+            _(label),
             value=getattr(case, name) if case else "",
             max_chars=limit,
             key=f"soumettre_{name}",
             height=100 if name != "summary" else 160,
         )
         field_error(name)
-    st.markdown("**Résultats biologiques datés**")
+    st.markdown(_("**Résultats biologiques datés**"))
     edited = st.data_editor(
         _lab_rows(case),
         num_rows="dynamic",
@@ -233,27 +258,27 @@ with st.form("soumettre_form"):
             # browser's language (mm/dd/yyyy in an English Chrome: "03112026" typed for the
             # 3rd of November was stored as 11 March).
             "Date": st.column_config.TextColumn(
-                "Date (JJ/MM/AAAA)",
-                help="Date du prélèvement, par exemple 03/11/2026 pour le 3 novembre 2026.",
+                _("Date (JJ/MM/AAAA)"),
+                help=_("Date du prélèvement, par exemple 03/11/2026 pour le 3 novembre 2026."),
             ),
-            "Examen": st.column_config.SelectboxColumn("Examen", options=list(LAB_CODES)),
-            "Valeur": st.column_config.NumberColumn("Valeur"),
+            "Examen": st.column_config.SelectboxColumn(_("Examen"), options=list(LAB_CODES)),
+            "Valeur": st.column_config.NumberColumn(_("Valeur")),
         },
     )
     field_error("labs")
     new_files = None
     if case is None:
         # A new case takes its files with its first save: no draft to save before choosing.
-        st.markdown("**Fichiers complémentaires**")
+        st.markdown(_("**Fichiers complémentaires**"))
         new_files = ui_uploads.file_uploader(
-            user, UPLOAD_LABEL, accept_multiple_files=True, key="soumettre_files_new"
+            user, _(UPLOAD_LABEL), accept_multiple_files=True, key="soumettre_files_new"
         )
     b1, b2 = st.columns(2)
     # A submitted case is no draft any more: it is only changed, never saved as a draft.
     is_draft = case is None or case.status == "draft"
-    save = is_draft and b1.form_submit_button("Enregistrer le brouillon", width="stretch")
+    save = is_draft and b1.form_submit_button(_("Enregistrer le brouillon"), width="stretch")
     submit_now = b2.form_submit_button(
-        "Soumettre le cas" if is_draft else "Enregistrer les modifications",
+        _("Soumettre le cas") if is_draft else _("Enregistrer les modifications"),
         type="primary",
         width="stretch",
     )
@@ -306,15 +331,25 @@ if save or submit_now:
             added, report = add_files(saved.id, new_files)
             st.session_state[keys.CASE_UPLOAD_REPORT] = report
         if added:
-            flash(
-                f"{'Cas soumis à la RCP' if submitted else 'Brouillon enregistré'} avec "
-                f"{added} fichier(s) ajouté(s) au cas."
+            message = (
+                ngettext(
+                    "Cas soumis à la RCP avec {count} fichier(s) ajouté(s) au cas.",
+                    "Cas soumis à la RCP avec {count} fichier(s) ajouté(s) au cas.",
+                    added,
+                )
+                if submitted
+                else ngettext(
+                    "Brouillon enregistré avec {count} fichier(s) ajouté(s) au cas.",
+                    "Brouillon enregistré avec {count} fichier(s) ajouté(s) au cas.",
+                    added,
+                )
             )
+            flash(message.format(count=added))
         else:
             flash(
-                "Cas soumis à la RCP."
+                _("Cas soumis à la RCP.")
                 if submitted
-                else "Brouillon enregistré : ajoutez les fichiers ci-dessous si besoin."
+                else _("Brouillon enregistré : ajoutez les fichiers ci-dessous si besoin.")
             )
         st.query_params.clear()
         st.query_params["case"] = str(saved.id)
@@ -322,7 +357,7 @@ if save or submit_now:
 
 if case is None:
     st.stop()  # the files of a new case are in the form above
-st.subheader("Fichiers complémentaires")
+st.subheader(_("Fichiers complémentaires"))
 
 
 def show_upload_report(report: list[tuple[str, str]]) -> None:
@@ -338,9 +373,11 @@ with db() as session:
 for item in current:
     cols = st.columns([5, 1], vertical_alignment="center")
     cols[0].markdown(
-        f"{escape_markdown(item.original_name)} · {item.kind} · {item.size // 1024 + 1} Ko"
+        _("{name} · {kind} · {size} Ko").format(
+            name=escape_markdown(item.original_name), kind=item.kind, size=item.size // 1024 + 1
+        )
     )
-    if cols[1].button("Retirer", key=f"soumettre_remove_{item.id}"):
+    if cols[1].button(_("Retirer"), key=f"soumettre_remove_{item.id}"):
         try:
             with db() as session:
                 attachments.remove(session, actor=session.merge(user), attachment_id=item.id)
@@ -352,19 +389,28 @@ for item in current:
 round_no = st.session_state.get(keys.CASE_UPLOAD_ROUND, 0)
 uploads = ui_uploads.file_uploader(
     user,
-    UPLOAD_LABEL,
+    _(UPLOAD_LABEL),
     accept_multiple_files=True,
     key=f"soumettre_files_{round_no}",
 )
-if uploads and st.button("Ajouter les fichiers", type="primary", key="soumettre_add_files"):
+if uploads and st.button(_("Ajouter les fichiers"), type="primary", key="soumettre_add_files"):
     added, report = add_files(case.id, uploads)
     if added:
         st.session_state[keys.CASE_UPLOAD_ROUND] = round_no + 1
         st.session_state[keys.CASE_UPLOAD_REPORT] = report
-        flash(f"{added} fichier(s) ajouté(s) au cas.")
+        flash(
+            ngettext(
+                "{count} fichier(s) ajouté(s) au cas.",
+                "{count} fichier(s) ajouté(s) au cas.",
+                added,
+            ).format(count=added)
+        )
         st.rerun()
     show_upload_report(report)
 
 st.page_link(
-    "pages/cas.py", label="Voir le cas", query_params={"id": case.id}, icon=":material/visibility:"
+    "pages/cas.py",
+    label=_("Voir le cas"),
+    query_params={"id": case.id},
+    icon=":material/visibility:",
 )

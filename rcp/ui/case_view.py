@@ -9,6 +9,7 @@ import streamlit as st
 from rcp import attachments, cases, labs
 from rcp.dates import format_date, format_datetime
 from rcp.errors import RcpError
+from rcp.i18n import N_, _, ngettext
 from rcp.models import AttachmentKind, Case, CaseStatus, User
 from rcp.ui import dicom_viewer, failsafe, keys, protected
 from rcp.ui.context import db, show_error
@@ -18,15 +19,15 @@ from rcp.ui.text import escape_markdown
 
 def lab_table(case: Case) -> None:
     if not case.labs:
-        st.caption("Aucun résultat biologique saisi.")
+        st.caption(_("Aucun résultat biologique saisi."))
         return
     st.dataframe(
         [
             {
-                "Date": format_date(date.fromisoformat(r["taken_on"])),
-                "Examen": labs.LAB_TESTS[r["code"]].label,
-                "Valeur": labs.format_value(r["code"], r["value"]),
-                "Unité": labs.LAB_TESTS[r["code"]].unit,
+                _("Date"): format_date(date.fromisoformat(r["taken_on"])),
+                _("Examen"): _(labs.LAB_TESTS[r["code"]].label),
+                _("Valeur"): labs.format_value(r["code"], r["value"]),
+                _("Unité"): labs.LAB_TESTS[r["code"]].unit,
             }
             for r in case.labs
         ],
@@ -36,8 +37,8 @@ def lab_table(case: Case) -> None:
     # Drawn by an authenticated, audited route: a plot of a patient's labs is patient data.
     protected.image(
         protected.labs_url(case.id),  # type: ignore[arg-type]
-        alt="Évolution des résultats biologiques",
-        caption="Évolution des résultats biologiques",
+        alt=_("Évolution des résultats biologiques"),
+        caption=_("Évolution des résultats biologiques"),
     )
 
 
@@ -67,46 +68,58 @@ def render_case(
     except RcpError as error:
         show_error(error)
         return None
-    sex = cases.SEX_LABELS.get(case.patient_sex, case.patient_sex)
+    sex = _(cases.SEX_LABELS.get(case.patient_sex, case.patient_sex))
     st.markdown(
         f"### {escape_markdown(case.patient_last_name)} {escape_markdown(case.patient_first_name)}"
-        f"  \nNé(e) le {format_date(case.patient_birth_date)} · {sex} · "
-        f"statut : **{cases.STATUS_LABELS[CaseStatus(case.status)]}**"
-        + (" · *cas ajouté après la date limite*" if case.is_late else "")
+        + "  \n"
+        + _("Né(e) le {birth_date} · {sex} · statut : **{status}**").format(
+            birth_date=format_date(case.patient_birth_date),
+            sex=sex,
+            status=_(cases.STATUS_LABELS[CaseStatus(case.status)]),
+        )
+        + (_(" · *cas ajouté après la date limite*") if case.is_late else "")
     )
     if origin is not None:
         st.info(
-            f"Cas reporté de la séance du {format_datetime(origin.starts_at)[:10]} "
-            f"(reporté le {format_datetime(case.postponed_at)[:10]}).",
+            _("Cas reporté de la séance du {day} (reporté le {postponed}).").format(
+                day=format_date(origin.starts_at), postponed=format_date(case.postponed_at)
+            ),
             icon=":material/event_repeat:",
         )
     if case.status == CaseStatus.closed:
         st.warning(
-            f"Cas clos sans avis le {format_datetime(case.closed_at)[:10]}. Motif : "
-            f"{escape_markdown(case.closed_reason or '')}",
+            _("Cas clos sans avis le {day}. Motif : {reason}").format(
+                day=format_date(case.closed_at), reason=escape_markdown(case.closed_reason or "")
+            ),
             icon=":material/block:",
         )
     for warning in attachments.patient_warnings(case, files):
         st.error(
-            "**Attention, images d'un autre patient ?** L'en-tête DICOM ne correspond pas au "
-            f"dossier : {escape_markdown(warning.text())}",
+            _(
+                "**Attention, images d'un autre patient ?** L'en-tête DICOM ne correspond pas "
+                "au dossier : {mismatch}"
+            ).format(mismatch=escape_markdown(warning.text())),
             icon=":material/warning:",
         )
     for field, (label, _limit) in cases.TEXT_FIELDS.items():
         value = getattr(case, field)
         if value:
-            st.markdown(f"**{label}**")
+            st.markdown(f"**{_(label)}**")
             st.markdown(escape_markdown(value))
-    st.markdown("**Résultats biologiques**")
-    with failsafe.section("Le tableau des résultats biologiques"):
+    st.markdown(_("**Résultats biologiques**"))
+    with failsafe.section(N_("Le tableau des résultats biologiques")):
         lab_table(case)
-    with failsafe.section("La liste des fichiers complémentaires"):
+    with failsafe.section(N_("La liste des fichiers complémentaires")):
         attached_files(files)
     if any(f.kind == AttachmentKind.dicom for f in files):
-        with failsafe.section("Le visualiseur d'images DICOM"):
+        with failsafe.section(N_("Le visualiseur d'images DICOM")):
+            dicom_count = sum(f.kind == AttachmentKind.dicom for f in files)
             st.caption(
-                f"{sum(f.kind == AttachmentKind.dicom for f in files)} fichier(s) DICOM en "
-                f"{len(series)} série(s)"
+                ngettext(
+                    "{count} fichier(s) DICOM en {series} série(s)",
+                    "{count} fichier(s) DICOM en {series} série(s)",
+                    dicom_count,
+                ).format(count=dicom_count, series=len(series))
             )
             dicom_viewer.render(
                 series, case_id=case.id, key_prefix=f"{key_prefix}_dicom", sync=sync
@@ -118,15 +131,17 @@ def attached_files(files: list) -> None:
     """The case's files other than DICOM: open or download them through /files/<id>."""
     others = [f for f in files if f.kind != AttachmentKind.dicom]
     if files:
-        st.markdown(f"**Fichiers complémentaires** ({len(files)})")
+        st.markdown(_("**Fichiers complémentaires** ({count})").format(count=len(files)))
     for item in others:
         url = f"/files/{item.id}"
         cols = st.columns([4, 1, 1], vertical_alignment="center")
         cols[0].markdown(
-            f"{escape_markdown(item.original_name)} · {item.kind} · {item.size // 1024 + 1} Ko"
+            _("{name} · {kind} · {size} Ko").format(
+                name=escape_markdown(item.original_name), kind=item.kind, size=item.size // 1024 + 1
+            )
         )
-        cols[1].link_button("Ouvrir", url, width="stretch")
-        cols[2].link_button("Télécharger", f"{url}?download=1", width="stretch")
+        cols[1].link_button(_("Ouvrir"), url, width="stretch")
+        cols[2].link_button(_("Télécharger"), f"{url}?download=1", width="stretch")
         if item.kind == AttachmentKind.image:
             protected.image(
                 protected.image_url(item.id),
@@ -139,11 +154,11 @@ def attached_files(files: list) -> None:
 def meeting_link(case: Case) -> None:
     st.page_link(
         MEETING_PAGE,
-        label="Page de la séance",
+        label=_("Page de la séance"),
         query_params={"id": case.meeting_id},
         icon=":material/event:",
     )
 
 
 def submitted_on(case: Case) -> str:
-    return format_datetime(case.submitted_at) if case.submitted_at else "non soumis"
+    return format_datetime(case.submitted_at) if case.submitted_at else _("non soumis")

@@ -18,6 +18,7 @@ import streamlit as st
 from rcp import chat
 from rcp.dates import to_paris
 from rcp.errors import RcpError
+from rcp.i18n import _, ngettext
 from rcp.models import User, utcnow
 from rcp.ui import keys
 from rcp.ui.context import db, show_error
@@ -82,8 +83,8 @@ def _literal(text: str) -> str:
 
 def _line(line: chat.ChatLine, me: int | None) -> None:
     # One element per message: every element is re-sent on each poll, so fewer is cheaper.
-    author = "Vous" if line.author_id == me else line.author_name
-    st.markdown(
+    author = _("Vous") if line.author_id == me else line.author_name
+    st.markdown(  # i18n: exempt (markup around a name, a time and a message)
         f"**{_literal(author)}** :gray[· {to_paris(line.created_at):%H:%M}]  \n"
         f"{_literal(line.body)}"
     )
@@ -97,7 +98,7 @@ def render(
     body = None
     if can_post:
         body = st.chat_input(
-            "Écrire un message aux participants", key="seance_chat_input", max_chars=2000
+            _("Écrire un message aux participants"), key="seance_chat_input", max_chars=2000
         )
         if body:
             try:
@@ -111,11 +112,17 @@ def render(
     shown = visible_lines(buffer.lines)
     with messages:
         if not buffer.lines:
-            st.caption("Aucun message pour l'instant.")
+            st.caption(_("Aucun message pour l'instant."))
         elif len(shown) < len(buffer.lines):
+            hidden = len(buffer.lines) - len(shown)
             st.caption(
-                f"{len(buffer.lines) - len(shown)} message(s) plus ancien(s) non affiché(s) ici ; "
-                "ils restent enregistrés avec la séance."
+                ngettext(
+                    "{count} message(s) plus ancien(s) non affiché(s) ici ; ils restent "
+                    "enregistrés avec la séance.",
+                    "{count} message(s) plus ancien(s) non affiché(s) ici ; ils restent "
+                    "enregistrés avec la séance.",
+                    hidden,
+                ).format(count=hidden)
             )
         for line in shown:
             _line(line, user.id)

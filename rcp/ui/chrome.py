@@ -6,18 +6,20 @@ import streamlit as st
 
 from rcp import auth
 from rcp.config import get_settings
+from rcp.i18n import _
 from rcp.models import User
 from rcp.permissions import is_admin
 from rcp.ui import keys
 from rcp.ui.context import current_user, db, session_token
 from rcp.ui.redirect import browser_redirect
+from rcp.ui.text import translated
 
 
 def public_header() -> None:
     settings = get_settings()
     if settings.demo_mode:
         st.info(
-            "Plateforme de démonstration : toutes les données sont fictives.",
+            _("Plateforme de démonstration : toutes les données sont fictives."),
             icon=":material/science:",
         )
 
@@ -25,7 +27,7 @@ def public_header() -> None:
 def finish_sign_out() -> None:
     """After "Se déconnecter": send the browser to the route that clears the cookie."""
     if keys.SIGNOUT_REDIRECT in st.session_state:
-        st.info("Vous êtes déconnecté.", icon=":material/logout:")
+        st.info(_("Vous êtes déconnecté."), icon=":material/logout:")
         browser_redirect(st.session_state.pop(keys.SIGNOUT_REDIRECT))
         st.stop()
 
@@ -40,9 +42,15 @@ def _sign_out() -> None:
 def signed_in_header(user: User) -> None:
     settings = get_settings()
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.caption(f"{settings.platform_name} · connecté : {user.display_name} ({user.specialty})")
+    left.caption(
+        _("{platform} · connecté : {name} ({specialty})").format(
+            platform=settings.platform_name,
+            name=user.display_name,
+            specialty=translated(user.specialty),
+        )
+    )
     right.button(
-        "Se déconnecter",
+        _("Se déconnecter"),
         key="chrome_sign_out",
         on_click=_sign_out,
         icon=":material/logout:",
@@ -50,25 +58,29 @@ def signed_in_header(user: User) -> None:
     )
     if is_admin(user) and not settings.sms_configured:
         st.warning(
-            "Mode pilote : aucune passerelle SMS n'est configurée. Les messages sont conservés "
-            "dans la « Boîte d'envoi », codes et liens personnels masqués ; les médecins se "
-            "connectent avec une application d'authentification (voir le README, « Pilote "
-            "sans passerelle SMS »).",
+            _(
+                "Mode pilote : aucune passerelle SMS n'est configurée. Les messages sont "
+                "conservés dans la « Boîte d'envoi », codes et liens personnels masqués ; les "
+                "médecins se connectent avec une application d'authentification (voir le "
+                "README, « Pilote sans passerelle SMS »)."
+            ),
             icon=":material/science:",
         )
     if not settings.sms_configured and not settings.demo_mode and not user.totp_secret:
         # Without an SMS gateway a code reaches a doctor only through the server's operator:
         # an authenticator app makes every later sign-in independent of that channel.
         st.warning(
-            "Cette plateforme n'envoie pas encore de SMS : configurez dès maintenant une "
-            "application d'authentification (Google Authenticator, FreeOTP, Microsoft "
-            "Authenticator…) dans « Mon compte ». Vos prochains codes de connexion y "
-            "s'afficheront, sans attendre de SMS.",
+            _(
+                "Cette plateforme n'envoie pas encore de SMS : configurez dès maintenant une "
+                "application d'authentification (Google Authenticator, FreeOTP, Microsoft "
+                "Authenticator…) dans « Mon compte ». Vos prochains codes de connexion y "
+                "s'afficheront, sans attendre de SMS."
+            ),
             icon=":material/phonelink_lock:",
         )
         st.page_link(
             "pages/mon_compte.py",
-            label="Configurer l'application dans « Mon compte »",
+            label=_("Configurer l'application dans « Mon compte »"),
             icon=":material/qr_code_2:",
         )
     _session_watch()

@@ -16,6 +16,7 @@ from rcp.browser_key import COOKIE as BROWSER_COOKIE
 from rcp.config import get_settings
 from rcp.db import make_engine, session_scope
 from rcp.errors import RcpError
+from rcp.i18n import _
 from rcp.models import User
 from rcp.permissions import is_admin
 from rcp.ui import keys
@@ -113,8 +114,10 @@ def require_user() -> User:
     """Every protected page starts with this: a page hidden from the menu is still a URL."""
     user = current_user()
     if user is None:
-        st.warning("Votre session a expiré ou vous n'êtes pas connecté. Connectez-vous à nouveau.")
-        st.page_link("pages/connexion.py", label="Se connecter", icon=":material/login:")
+        st.warning(
+            _("Votre session a expiré ou vous n'êtes pas connecté. Connectez-vous à nouveau.")
+        )
+        st.page_link("pages/connexion.py", label=_("Se connecter"), icon=":material/login:")
         st.stop()
     return user
 
@@ -122,7 +125,7 @@ def require_user() -> User:
 def require_admin_page() -> User:
     user = require_user()
     if not is_admin(user):
-        st.error("Cette page est réservée aux administrateurs de la plateforme.")
+        st.error(_("Cette page est réservée aux administrateurs de la plateforme."))
         st.stop()
     return user
 

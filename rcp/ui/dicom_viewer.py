@@ -21,9 +21,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from rcp import attachments
+from rcp.i18n import N_, _
 
 DIST = Path(__file__).resolve().parent / "viewer_client" / "dist"
-NOT_BUILT = (
+NOT_BUILT = N_(
     "Le visualiseur d'images n'est pas installé sur ce serveur (paquet du navigateur absent). "
     "Prévenez l'administrateur : `bash scripts/setup.sh` l'installe."
 )
@@ -78,7 +79,7 @@ def render(
     if not series_list:
         return
     if not is_built():
-        st.error(NOT_BUILT, icon=":material/error:")
+        st.error(_(NOT_BUILT), icon=":material/error:")
     else:
         component(series=series_args(series_list), key=f"{key_prefix}_viewer", sync=sync)
     downloads(case_id, series_list, key_prefix=key_prefix)
@@ -91,30 +92,32 @@ def download_url(case_id: int, series_uid: str, *, deidentified: bool) -> str:
 
 def downloads(case_id: int, series_list: list[attachments.SeriesView], *, key_prefix: str) -> None:
     """Links to the authenticated, audited zip route: as stored, or de-identified."""
-    with st.expander("Télécharger une série DICOM", icon=":material/download:"):
+    with st.expander(_("Télécharger une série DICOM"), icon=":material/download:"):
         index = 0
         if len(series_list) > 1:
             labels = {i: s.label for i, s in enumerate(series_list)}
             index = st.selectbox(
-                "Série", list(labels), format_func=labels.get, key=f"{key_prefix}_download"
+                _("Série"), list(labels), format_func=labels.get, key=f"{key_prefix}_download"
             )
         uid = series_list[index].uid
         left, right = st.columns(2)
         left.link_button(
-            "Telle quelle (.zip)",
+            _("Telle quelle (.zip)"),
             download_url(case_id, uid, deidentified=False),
             icon=":material/download:",
             width="stretch",
         )
         right.link_button(
-            "Anonymisée (.zip)",
+            _("Anonymisée (.zip)"),
             download_url(case_id, uid, deidentified=True),
             icon=":material/visibility_off:",
             width="stretch",
         )
         st.caption(
-            "Chaque téléchargement est inscrit au journal d'audit. L'anonymisation suit le "
-            "profil de base de la norme DICOM (PS3.15) : noms, identifiants, dates, textes "
-            "libres et UID de l'en-tête sont retirés ou remplacés. Le texte incrusté dans "
-            "l'image elle-même (échographie, capture d'écran) n'est pas effacé."
+            _(
+                "Chaque téléchargement est inscrit au journal d'audit. L'anonymisation suit le "
+                "profil de base de la norme DICOM (PS3.15) : noms, identifiants, dates, textes "
+                "libres et UID de l'en-tête sont retirés ou remplacés. Le texte incrusté dans "
+                "l'image elle-même (échographie, capture d'écran) n'est pas effacé."
+            )
         )

@@ -7,6 +7,7 @@ import streamlit as st
 from rcp import directory, meetings
 from rcp.dates import PARIS, format_datetime, today_paris
 from rcp.errors import RcpError
+from rcp.i18n import _, ngettext
 from rcp.models import MembershipStatus, User
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_user, show_error, show_flash
@@ -19,19 +20,19 @@ from rcp.ui.links import (
     meeting_link,
     query_int,
 )
-from rcp.ui.text import escape_markdown
+from rcp.ui.text import escape_markdown, translated
 
 MEMBERS_PER_PAGE = 10
 
 
 def networks_level(user: User) -> None:
     breadcrumbs()
-    st.title("RCP")
-    st.caption("Choisissez votre filière pour accéder à ses familles de RCP.")
+    st.title(_("RCP"))
+    st.caption(_("Choisissez votre filière pour accéder à ses familles de RCP."))
     with db() as session:
         networks = directory.list_networks(session, actor=user)
     if not networks:
-        st.info("Aucune filière n'est encore configurée.")
+        st.info(_("Aucune filière n'est encore configurée."))
     for network in networks:
         with st.container(border=True):
             st.page_link(
@@ -50,9 +51,9 @@ def families_level(user: User, network_id: int) -> None:
         families = directory.list_families(session, actor=user, network_id=network_id)
     breadcrumbs(network=network)
     st.title(network.code)
-    st.caption(f"{network.name} — familles de RCP")
+    st.caption(_("{network} — familles de RCP").format(network=network.name))
     if not families:
-        st.info("Aucune famille de RCP dans cette filière.")
+        st.info(_("Aucune famille de RCP dans cette filière."))
     for family in families:
         with st.container(border=True):
             st.page_link(
@@ -71,9 +72,9 @@ def rcps_level(user: User, family_id: int) -> None:
         rcps = directory.list_rcps(session, actor=user, family_id=family_id)
     breadcrumbs(network=network, family=family)
     st.title(family.name)
-    st.caption("Famille de RCP — choisissez votre RCP.")
+    st.caption(_("Famille de RCP — choisissez votre RCP."))
     if not rcps:
-        st.info("Aucune RCP dans cette famille.")
+        st.info(_("Aucune RCP dans cette famille."))
     for rcp in rcps:
         with st.container(border=True):
             st.page_link(
@@ -91,43 +92,46 @@ def _meeting_lines(rcp, items, empty: str) -> None:
         st.caption(empty)
     for meeting in items:
         label = meetings.meeting_title(rcp, meeting)
-        suffix = " — annulée" if meeting.status == "cancelled" else ""
+        suffix = _(" — annulée") if meeting.status == "cancelled" else ""
         meeting_link(meeting.id, f"{label}{suffix}")
 
 
 def _schedule_form(user: User, rcp_id: int) -> None:
-    with st.expander("Programmer une séance", icon=":material/add:"):
+    with st.expander(_("Programmer une séance"), icon=":material/add:"):
         with st.form("rcp_schedule_form", clear_on_submit=False):
             today = today_paris()
             c1, c2, c3 = st.columns(3)
             day = c1.date_input(
-                "Date",
+                _("Date"),
                 value=today + dt.timedelta(days=14),
                 min_value=today,
                 format="DD/MM/YYYY",
                 key="rcp_schedule_day",
             )
             start = c2.time_input(
-                "Début (heure de Paris)", value=dt.time(14, 0), key="rcp_schedule_start"
+                _("Début (heure de Paris)"), value=dt.time(14, 0), key="rcp_schedule_start"
             )
-            end = c3.time_input("Fin", value=dt.time(16, 0), key="rcp_schedule_end")
+            end = c3.time_input(_("Fin"), value=dt.time(16, 0), key="rcp_schedule_end")
             early = st.checkbox(
-                "Date limite de dépôt des cas avant le début de la séance", key="rcp_schedule_early"
+                _("Date limite de dépôt des cas avant le début de la séance"),
+                key="rcp_schedule_early",
             )
             d1, d2 = st.columns(2)
             deadline_day = d1.date_input(
-                "Date limite",
+                _("Date limite"),
                 value=today + dt.timedelta(days=12),
                 format="DD/MM/YYYY",
                 key="rcp_schedule_deadline_day",
             )
             deadline_time = d2.time_input(
-                "Heure limite", value=dt.time(18, 0), key="rcp_schedule_deadline_time"
+                _("Heure limite"), value=dt.time(18, 0), key="rcp_schedule_deadline_time"
             )
             description = st.text_area(
-                "Description courte (facultatif)", max_chars=2000, key="rcp_schedule_description"
+                _("Description courte (facultatif)"),
+                max_chars=2000,
+                key="rcp_schedule_description",
             )
-            submitted = st.form_submit_button("Programmer", type="primary")
+            submitted = st.form_submit_button(_("Programmer"), type="primary")
         if submitted:
             deadline = (
                 dt.datetime.combine(deadline_day, deadline_time, tzinfo=PARIS) if early else None
@@ -147,7 +151,11 @@ def _schedule_form(user: User, rcp_id: int) -> None:
             except RcpError as error:
                 show_error(error)
             else:
-                flash(f"Séance du {format_datetime(meeting.starts_at)} programmée.")
+                flash(
+                    _("Séance du {when} programmée.").format(
+                        when=format_datetime(meeting.starts_at)
+                    )
+                )
                 st.rerun()
 
 
@@ -157,17 +165,27 @@ def _members_admin(user: User, rcp_id: int) -> None:
     requested = [r for r in members if r.member.status == MembershipStatus.requested]
     active = [r for r in members if r.member.status == MembershipStatus.active]
     with st.expander(
-        f"Membres ({len(active)})" + (f" · {len(requested)} demande(s)" if requested else ""),
+        _("Membres ({count})").format(count=len(active))
+        + (
+            ngettext(" · {count} demande(s)", " · {count} demande(s)", len(requested)).format(
+                count=len(requested)
+            )
+            if requested
+            else ""
+        ),
         icon=":material/group:",
         expanded=bool(requested),
     ):
         for row in requested:
             c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
             c1.markdown(
-                f"**{row.user.display_name}** ({row.user.specialty}, "
-                f"{escape_markdown(row.user.institution)}) demande à devenir membre"
+                _("**{name}** ({specialty}, {institution}) demande à devenir membre").format(
+                    name=row.user.display_name,
+                    specialty=translated(row.user.specialty),
+                    institution=escape_markdown(row.user.institution),
+                )
             )
-            for col, accept, label in ((c2, True, "Accepter"), (c3, False, "Refuser")):
+            for col, accept, label in ((c2, True, _("Accepter")), (c3, False, _("Refuser"))):
                 if col.button(label, key=f"rcp_member_{'ok' if accept else 'no'}_{row.member.id}"):
                     try:
                         with db() as session:
@@ -181,8 +199,11 @@ def _members_admin(user: User, rcp_id: int) -> None:
                         show_error(error)
                     else:
                         flash(
-                            f"Demande de {row.user.display_name} "
-                            + ("acceptée." if accept else "refusée.")
+                            (
+                                _("Demande de {name} acceptée.")
+                                if accept
+                                else _("Demande de {name} refusée.")
+                            ).format(name=row.user.display_name)
                         )
                         st.rerun()
         # An RCP's size, not years, bounds this list; still, ten rows at a time keep the
@@ -192,11 +213,11 @@ def _members_admin(user: User, rcp_id: int) -> None:
         for row in active[page.offset : page.offset + page.limit]:
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             c1.markdown(
-                f"{row.user.display_name} — {directory.ROLE_LABELS[row.member.role]}, "
-                f"{row.user.specialty}"
+                f"{row.user.display_name} — {_(directory.ROLE_LABELS[row.member.role])}, "
+                f"{translated(row.user.specialty)}"
             )
             if row.member.role == "doctor" and c2.button(
-                "Retirer", key=f"rcp_member_rm_{row.member.id}"
+                _("Retirer"), key=f"rcp_member_rm_{row.member.id}"
             ):
                 try:
                     with db() as session:
@@ -206,10 +227,10 @@ def _members_admin(user: User, rcp_id: int) -> None:
                 except RcpError as error:  # e.g. removed meanwhile by another coordinator
                     show_error(error)
                 else:
-                    flash(f"{row.user.display_name} n'est plus membre.")
+                    flash(_("{name} n'est plus membre.").format(name=row.user.display_name))
                     st.rerun()
         paging.controls(page, key="rcp_members", where="bas")
-        search = st.text_input("Ajouter un membre (nom ou e-mail)", key="rcp_member_search")
+        search = st.text_input(_("Ajouter un membre (nom ou e-mail)"), key="rcp_member_search")
         if search.strip():
             with db() as session:
                 found = directory.search_active_doctors(session, actor=user, search=search)
@@ -217,10 +238,10 @@ def _members_admin(user: User, rcp_id: int) -> None:
             for doctor in [d for d in found if d.id not in known][:10]:
                 c1, c2 = st.columns([5, 1], vertical_alignment="center")
                 c1.markdown(
-                    f"{doctor.display_name} — {doctor.specialty}, "
+                    f"{doctor.display_name} — {translated(doctor.specialty)}, "
                     f"{escape_markdown(doctor.institution)}"
                 )
-                if c2.button("Ajouter", key=f"rcp_member_add_{doctor.id}"):
+                if c2.button(_("Ajouter"), key=f"rcp_member_add_{doctor.id}"):
                     try:
                         with db() as session:
                             directory.add_member(
@@ -229,7 +250,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
                     except RcpError as error:
                         show_error(error)
                     else:
-                        flash(f"{doctor.display_name} est maintenant membre.")
+                        flash(_("{name} est maintenant membre.").format(name=doctor.display_name))
                         st.rerun()
 
 
@@ -247,44 +268,47 @@ def rcp_level(user: User, rcp_id: int) -> None:
     if trail.rcp.description:
         st.caption(trail.rcp.description)
     st.markdown(
-        "**Coordination :** "
-        + (
-            ", ".join(
-                f"{c.user.display_name} ({directory.ROLE_LABELS[c.member.role]})"
+        _("**Coordination :** {coordinators}").format(
+            coordinators=", ".join(
+                f"{c.user.display_name} ({_(directory.ROLE_LABELS[c.member.role])})"
                 for c in coordinators
             )
-            or "aucun coordinateur nommé"
+            or _("aucun coordinateur nommé")
         )
     )
     if mine is None or mine.status == MembershipStatus.refused:
-        st.caption("Vous n'êtes pas membre de cette RCP : les membres peuvent y soumettre des cas.")
-        if st.button("Demander à devenir membre", key="rcp_request_membership"):
+        st.caption(
+            _("Vous n'êtes pas membre de cette RCP : les membres peuvent y soumettre des cas.")
+        )
+        if st.button(_("Demander à devenir membre"), key="rcp_request_membership"):
             try:
                 with db() as session:
                     directory.request_membership(session, actor=session.merge(user), rcp_id=rcp_id)
             except RcpError as error:
                 show_error(error)
             else:
-                flash("Demande envoyée aux coordinateurs de la RCP.")
+                flash(_("Demande envoyée aux coordinateurs de la RCP."))
                 st.rerun()
     elif mine.status == MembershipStatus.requested:
-        st.info("Votre demande d'adhésion attend la réponse des coordinateurs.")
+        st.info(_("Votre demande d'adhésion attend la réponse des coordinateurs."))
     else:
-        st.caption(f"Vous êtes {directory.ROLE_LABELS[mine.role]} de cette RCP.")
+        st.caption(
+            _("Vous êtes {role} de cette RCP.").format(role=_(directory.ROLE_LABELS[mine.role]))
+        )
     if manage:
         _schedule_form(user, rcp_id)
         _members_admin(user, rcp_id)
     if coordinates:
         st.page_link(
             "pages/acces_cas.py",
-            label="Accès aux cas : qui a ouvert les dossiers de cette RCP",
+            label=_("Accès aux cas : qui a ouvert les dossiers de cette RCP"),
             query_params={"rcp": rcp_id},
             icon=":material/visibility:",
         )
-    st.subheader("Séances à venir")
-    _meeting_lines(trail.rcp, upcoming, "Aucune séance programmée.")
-    st.subheader("Séances passées")
-    _meeting_lines(trail.rcp, past, "Aucune séance passée.")
+    st.subheader(_("Séances à venir"))
+    _meeting_lines(trail.rcp, upcoming, _("Aucune séance programmée."))
+    st.subheader(_("Séances passées"))
+    _meeting_lines(trail.rcp, past, _("Aucune séance passée."))
 
 
 def run_level(level, *, needs_id: bool = True) -> None:
@@ -293,8 +317,8 @@ def run_level(level, *, needs_id: bool = True) -> None:
     show_flash()
     level_id = query_int("id")
     if needs_id and level_id is None:
-        st.error("Lien incomplet : aucun identifiant indiqué.")
-        st.page_link(DIRECTORY_PAGE, label="Parcourir les RCP", icon=":material/account_tree:")
+        st.error(_("Lien incomplet : aucun identifiant indiqué."))
+        st.page_link(DIRECTORY_PAGE, label=_("Parcourir les RCP"), icon=":material/account_tree:")
         return
     try:
         if needs_id:
@@ -303,4 +327,4 @@ def run_level(level, *, needs_id: bool = True) -> None:
             level(user)
     except RcpError as error:
         show_error(error)
-        st.page_link(DIRECTORY_PAGE, label="Parcourir les RCP", icon=":material/account_tree:")
+        st.page_link(DIRECTORY_PAGE, label=_("Parcourir les RCP"), icon=":material/account_tree:")

@@ -1,8 +1,8 @@
-"""Failures shown as a French message in place of the part that failed, never Streamlit's box.
+"""Failures shown as a message in place of the part that failed, never Streamlit's box.
 
 Every part of a page that reads or renders data runs inside ``section(label)``: if it raises
 anything but Streamlit's own control flow (``st.stop``/``st.rerun`` are BaseExceptions and go
-through), the part is replaced by a French message carrying an incident reference, the
+through), the part is replaced by a message carrying an incident reference, the
 traceback is logged under that reference, and the rest of the page goes on (the meeting page
 keeps its chat, hands and "Clore la séance" when one case cannot be drawn). ``rcp_app.py``
 runs the whole page in one more section, and ``app.py`` hands ``on_script_error`` to
@@ -21,7 +21,12 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
+from rcp.i18n import N_, _
+
 log = logging.getLogger("rcp.incidents")
+# What happened to the part, after its name ("La messagerie" + "n'a pas pu s'afficher").
+NOT_SHOWN = N_("n'a pas pu s'afficher")
+NOT_DONE = N_("n'a pas abouti")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,24 +54,27 @@ def report(error: BaseException, part: str) -> str:
     return reference
 
 
-def message(part: str, reference: str, *, failed: str = "n'a pas pu s'afficher") -> str:
-    """What the user reads instead of the failed part (French, no outside links)."""
-    return (
-        f"{part} {failed} à la suite d'une erreur du serveur. Le reste de la page "
-        "fonctionne ; rechargez la page pour réessayer. Si le problème persiste, communiquez "
-        f"au support la référence **{reference}**."
-    )
+def message(part: str, reference: str, *, failed: str = NOT_SHOWN) -> str:
+    """What the user reads instead of the failed part (no outside links).
+
+    ``part`` and ``failed`` are ``N_``-marked French (translated here; an already translated
+    text passes through unchanged)."""
+    return _(
+        "{part} {failed} à la suite d'une erreur du serveur. Le reste de la page fonctionne ; "
+        "rechargez la page pour réessayer. Si le problème persiste, communiquez au support la "
+        "référence **{reference}**."
+    ).format(part=_(part), failed=_(failed), reference=reference)
 
 
-def show(part: str, reference: str, *, failed: str = "n'a pas pu s'afficher") -> None:
+def show(part: str, reference: str, *, failed: str = NOT_SHOWN) -> None:
     st.error(message(part, reference, failed=failed), icon=":material/report:")
 
 
 @contextmanager
 def section(part: str, *, replace: bool = True) -> Iterator[None]:
-    """Run one part of a page; on failure show a French message with a reference instead.
+    """Run one part of a page; on failure show a message with a reference instead.
 
-    ``part`` names the part for the user ("La fiche du cas", "La messagerie"). With
+    ``part`` names the part for the user, marked ``N_("La messagerie")``. With
     ``replace`` (the default) whatever the part drew before failing is replaced by the
     message; without it, the message is added after it (the whole page: what was drawn
     stays usable).
@@ -102,5 +110,5 @@ def guarded(part: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
 
 def on_script_error(error: Exception) -> bool:
     """``st.App``'s last resort (widget callbacks, the script outside any section)."""
-    show("Cette action", report(error, "script"), failed="n'a pas abouti")
+    show(N_("Cette action"), report(error, "script"), failed=NOT_DONE)
     return True  # Streamlit's own exception box is not shown

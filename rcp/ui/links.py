@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rcp.directory import Trail
+from rcp.i18n import _
 
 DIRECTORY_PAGE = "pages/rcp.py"
 NETWORK_PAGE = "pages/filiere.py"
@@ -18,7 +19,7 @@ def breadcrumbs(trail: Trail | None = None, *, network=None, family=None, here: 
     if trail is not None:
         network, family = trail.network, trail.family
     with st.container(horizontal=True, gap="small", key="breadcrumbs"):
-        st.page_link(DIRECTORY_PAGE, label="RCP", icon=":material/account_tree:")
+        st.page_link(DIRECTORY_PAGE, label=_("RCP"), icon=":material/account_tree:")
         if network is not None:
             st.markdown("›")
             st.page_link(NETWORK_PAGE, label=network.code, query_params={"id": network.id})

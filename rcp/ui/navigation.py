@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from rcp.i18n import N_, _
 from rcp.models import User
 from rcp.permissions import is_admin
 
@@ -74,107 +75,131 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec(
         "pages/connexion.py",
-        "Connexion",
+        N_("Connexion"),
         ":material/login:",
         "connexion",
         anonymous,
         default_for=anonymous,
     ),
     PageSpec(
-        "pages/inscription.py", "Inscription", ":material/person_add:", "inscription", anonymous
+        "pages/inscription.py", N_("Inscription"), ":material/person_add:", "inscription", anonymous
     ),
     PageSpec(
         "pages/mot_de_passe_oublie.py",
-        "Mot de passe oublié",
+        N_("Mot de passe oublié"),
         ":material/key:",
+        # i18n: exempt (the page's URL path)
         "mot-de-passe-oublie",
         anonymous,
     ),
     PageSpec(
         "pages/accueil.py",
-        "Accueil",
+        N_("Accueil"),
         ":material/home:",
         "accueil",
         signed_in,
         default_for=signed_in,
     ),
-    PageSpec("pages/rcp.py", "RCP", ":material/account_tree:", "rcp", signed_in),
-    PageSpec("pages/filiere.py", "Filière", ":material/hub:", "filiere", signed_in, hidden=True),
+    PageSpec("pages/rcp.py", N_("RCP"), ":material/account_tree:", "rcp", signed_in),
     PageSpec(
-        "pages/famille.py", "Famille de RCP", ":material/folder:", "famille", signed_in, hidden=True
+        "pages/filiere.py", N_("Filière"), ":material/hub:", "filiere", signed_in, hidden=True
     ),
-    PageSpec("pages/fiche_rcp.py", "RCP", ":material/groups:", "fiche-rcp", signed_in, hidden=True),
-    PageSpec("pages/seance.py", "Séance", ":material/event:", "seance", signed_in, hidden=True),
-    PageSpec("pages/salle.py", "Salle", ":material/videocam:", "salle", signed_in, hidden=True),
-    PageSpec("pages/mes_cas.py", "Mes cas", ":material/folder_shared:", "mes-cas", signed_in),
     PageSpec(
-        "pages/cas.py", "Fiche patient", ":material/description:", "cas", signed_in, hidden=True
+        "pages/famille.py",
+        N_("Famille de RCP"),
+        ":material/folder:",
+        "famille",
+        signed_in,
+        hidden=True,
+    ),
+    PageSpec(
+        "pages/fiche_rcp.py",
+        N_("RCP"),
+        ":material/groups:",
+        # i18n: exempt (the page's URL path)
+        "fiche-rcp",
+        signed_in,
+        hidden=True,
+    ),
+    PageSpec("pages/seance.py", N_("Séance"), ":material/event:", "seance", signed_in, hidden=True),
+    PageSpec("pages/salle.py", N_("Salle"), ":material/videocam:", "salle", signed_in, hidden=True),
+    # i18n: exempt (the page's URL path)
+    PageSpec("pages/mes_cas.py", N_("Mes cas"), ":material/folder_shared:", "mes-cas", signed_in),
+    PageSpec(
+        "pages/cas.py", N_("Fiche patient"), ":material/description:", "cas", signed_in, hidden=True
     ),
     PageSpec(
         "pages/soumettre_cas.py",
-        "Soumettre un cas",
+        N_("Soumettre un cas"),
         ":material/note_add:",
+        # i18n: exempt (the page's URL path)
         "soumettre-cas",
         signed_in,
         hidden=True,
     ),
-    PageSpec("pages/avis.py", "Avis RCP", ":material/gavel:", "avis", signed_in, hidden=True),
+    PageSpec("pages/avis.py", N_("Avis RCP"), ":material/gavel:", "avis", signed_in, hidden=True),
     # In the menu of coordinators only; others who type the URL get the page's refusal.
     PageSpec(
         "pages/acces_cas.py",
-        "Accès aux cas",
+        N_("Accès aux cas"),
         ":material/visibility:",
+        # i18n: exempt (the page's URL path)
         "acces-cas",
         signed_in,
         hidden=True,
         listed_for=coordinator,
     ),
-    PageSpec("pages/mon_compte.py", "Mon compte", ":material/person:", "mon-compte", signed_in),
+    # i18n: exempt (the page's URL path)
+    PageSpec("pages/mon_compte.py", N_("Mon compte"), ":material/person:", "mon-compte", signed_in),
     PageSpec(
-        "pages/materiel.py", "Tester mon matériel", ":material/videocam:", "materiel", everyone
+        "pages/materiel.py", N_("Tester mon matériel"), ":material/videocam:", "materiel", everyone
     ),
     PageSpec(
-        "pages/invitations.py", "Invitations", ":material/forward_to_inbox:", "invitations", inviter
+        "pages/invitations.py",
+        N_("Invitations"),
+        ":material/forward_to_inbox:",
+        "invitations",
+        inviter,
     ),
     PageSpec(
         "pages/admin_inscriptions.py",
-        "Inscriptions à valider",
+        N_("Inscriptions à valider"),
         ":material/how_to_reg:",
         "admin-inscriptions",
         admin,
-        section="Administration",
+        section=N_("Administration"),
     ),
     PageSpec(
         "pages/admin_annuaire.py",
-        "Filières et RCP",
+        N_("Filières et RCP"),
         ":material/account_tree:",
         "admin-annuaire",
         admin,
-        section="Administration",
+        section=N_("Administration"),
     ),
     PageSpec(
         "pages/admin_comptes.py",
-        "Comptes",
+        N_("Comptes"),
         ":material/manage_accounts:",
         "admin-comptes",
         admin,
-        section="Administration",
+        section=N_("Administration"),
     ),
     PageSpec(
         "pages/admin_boite_envoi.py",
-        "Boîte d'envoi",
+        N_("Boîte d'envoi"),
         ":material/outbox:",
         "admin-boite-envoi",
         admin,
-        section="Administration",
+        section=N_("Administration"),
     ),
     PageSpec(
         "pages/admin_journal.py",
-        "Journal d'audit",
+        N_("Journal d'audit"),
         ":material/history:",
         "admin-journal",
         admin,
-        section="Administration",
+        section=N_("Administration"),
     ),
 )
 
@@ -214,40 +239,46 @@ _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 def _not_found(slug: str, user: User | None) -> Callable[[], None]:
-    """A French page for an address that matches no page, with the way home.
+    """A page in the user's language for an address that matches no page, with the way home.
 
     Without it Streamlit opens its English "Page not found" dialog over the home page.
     """
 
     def page() -> None:
-        st.title("Page introuvable")
+        st.title(_("Page introuvable"))
         st.warning(
-            f"L'adresse « /{slug} » ne correspond à aucune page de la plateforme : le lien est "
-            "peut-être incomplet ou mal recopié.",
+            _(
+                "L'adresse « /{slug} » ne correspond à aucune page de la plateforme : le lien "
+                "est peut-être incomplet ou mal recopié."
+            ).format(slug=slug),
             icon=":material/link_off:",
         )
         if user is None:
-            st.page_link("pages/connexion.py", label="Se connecter", icon=":material/login:")
+            st.page_link("pages/connexion.py", label=_("Se connecter"), icon=":material/login:")
         else:
-            st.page_link("pages/accueil.py", label="Retour à l'accueil", icon=":material/home:")
-            st.page_link("pages/rcp.py", label="Parcourir les RCP", icon=":material/account_tree:")
+            st.page_link("pages/accueil.py", label=_("Retour à l'accueil"), icon=":material/home:")
+            st.page_link(
+                "pages/rcp.py", label=_("Parcourir les RCP"), icon=":material/account_tree:"
+            )
 
     page.__name__ = f"not_found_{slug.replace('-', '_')}"
     return page
 
 
 def _reserved(spec: PageSpec) -> Callable[[], None]:
-    """A French page for a real page this user may not open (never called "introuvable")."""
+    """A page for a real page this user may not open (never called "introuvable")."""
 
     def page() -> None:
-        st.title(spec.title)
+        st.title(_(spec.title))
         st.warning(
-            "Cette page est réservée à d'autres profils (administrateurs, coordinateurs de "
-            "RCP) : votre compte n'y a pas accès. Si vous pensez qu'il le devrait, contactez "
-            "un administrateur de la plateforme.",
+            _(
+                "Cette page est réservée à d'autres profils (administrateurs, coordinateurs de "
+                "RCP) : votre compte n'y a pas accès. Si vous pensez qu'il le devrait, "
+                "contactez un administrateur de la plateforme."
+            ),
             icon=":material/lock:",
         )
-        st.page_link("pages/accueil.py", label="Retour à l'accueil", icon=":material/home:")
+        st.page_link("pages/accueil.py", label=_("Retour à l'accueil"), icon=":material/home:")
 
     page.__name__ = f"reserved_{spec.url_path.replace('-', '_')}"
     return page
@@ -280,17 +311,20 @@ def requested_slug(path: str) -> str:
 def build(user: User | None, requested: str = "") -> dict[str, list]:
     """st.Page objects grouped by section for this user.
 
-    ``requested`` is the path the browser asked for: when it matches no page, a French
-    "Page introuvable" page is served at that path instead of Streamlit's English dialog.
+    ``requested`` is the path the browser asked for: when it matches no page, a
+    "Page introuvable" page (in the user's language) is served at that path instead of
+    Streamlit's English dialog. Titles and sections are translated here (``N_`` above).
     """
     sections: dict[str, list] = {}
     for spec in PAGES:
         if not spec.audience(user):
             continue
-        sections.setdefault(spec.section, []).append(
+        # "" (no section) must not go through gettext: its translation is the catalogue's header.
+        section = _(spec.section) if spec.section else ""
+        sections.setdefault(section, []).append(
             st.Page(
                 spec.path,
-                title=spec.title,
+                title=_(spec.title),
                 icon=spec.icon,
                 url_path=spec.url_path,
                 # Signed in, the home page is served at "/" by _home() below, so that
@@ -303,7 +337,7 @@ def build(user: User | None, requested: str = "") -> dict[str, list]:
         sections[""].extend(
             st.Page(
                 _sign_in_gate(spec.url_path),
-                title="Connexion",
+                title=_("Connexion"),
                 url_path=spec.url_path,
                 visibility="hidden",
             )
@@ -313,7 +347,7 @@ def build(user: User | None, requested: str = "") -> dict[str, list]:
     if user is not None:
         sections.setdefault("", []).append(
             st.Page(
-                _home(), title="Accueil", url_path="bienvenue", default=True, visibility="hidden"
+                _home(), title=_("Accueil"), url_path="bienvenue", default=True, visibility="hidden"
             )
         )
     slug = requested_slug(requested)
@@ -325,7 +359,7 @@ def build(user: User | None, requested: str = "") -> dict[str, list]:
         sections.setdefault("", []).append(
             st.Page(
                 _home() if reserved.audience(None) else _reserved(reserved),
-                title=reserved.title,
+                title=_(reserved.title),
                 url_path=slug,
                 visibility="hidden",
             )
@@ -334,7 +368,7 @@ def build(user: User | None, requested: str = "") -> dict[str, list]:
         sections.setdefault("", []).append(
             st.Page(
                 _not_found(slug, user),
-                title="Page introuvable",
+                title=_("Page introuvable"),
                 url_path=slug,
                 visibility="hidden",
             )

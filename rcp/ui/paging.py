@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from rcp.i18n import _
+
 PAGE_SIZE = 20
 
 
@@ -85,7 +87,7 @@ def controls(page: Page, *, key: str, where: str = "haut") -> None:
         horizontal=True, horizontal_alignment="distribute", vertical_alignment="center"
     ):
         st.button(
-            "Page précédente",
+            _("Page précédente"),
             key=f"{key}_previous_{where}",
             icon=":material/chevron_left:",
             disabled=page.number <= 1,
@@ -93,11 +95,17 @@ def controls(page: Page, *, key: str, where: str = "haut") -> None:
             args=(key, page.number - 1),
         )
         st.caption(
-            f"Page {page.number} sur {page.count} · {page.first} à {page.last} sur {page.total}",
+            _("Page {number} sur {count} · {first} à {last} sur {total}").format(
+                number=page.number,
+                count=page.count,
+                first=page.first,
+                last=page.last,
+                total=page.total,
+            ),
             width="content",
         )
         st.button(
-            "Page suivante",
+            _("Page suivante"),
             key=f"{key}_next_{where}",
             icon=":material/chevron_right:",
             icon_position="right",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from rcp.config import get_settings
+from rcp.i18n import N_, _
 from rcp.media_check import BrowserCheck, Verdict, check_browser
 from rcp.ui.context import user_agent
 
-IE_WARNING = (
+IE_WARNING = N_(
     "N'utilisez pas Internet Explorer : ce navigateur n'est pas compatible avec la "
     "plateforme. Utilisez Google Chrome ou Mozilla Firefox."
 )
@@ -25,7 +26,7 @@ def current_browser() -> BrowserCheck:
 
 
 def _label(check: BrowserCheck) -> str:
-    return f"{check.name} {check.version}" if check.version else check.name or "inconnu"
+    return f"{check.name} {check.version}" if check.version else check.name or _("inconnu")
 
 
 def browser_warning(*, confirm_ok: bool = False) -> None:
@@ -33,34 +34,41 @@ def browser_warning(*, confirm_ok: bool = False) -> None:
     the browser is fine (the equipment check page)."""
     check = current_browser()
     if check.verdict == Verdict.unsupported:
-        message = IE_WARNING
+        message = _(IE_WARNING)
         if not check.is_internet_explorer:
-            message = (
-                f"Votre navigateur ({_label(check)}) n'est pas compatible avec la plateforme. "
+            message = _(
+                "Votre navigateur ({browser}) n'est pas compatible avec la plateforme. "
                 "Utilisez Google Chrome ou Mozilla Firefox. N'utilisez pas Internet Explorer."
-            )
+            ).format(browser=_label(check))
         st.error(message, icon=":material/block:")
     elif check.verdict == Verdict.outdated:
         st.warning(
-            f"Votre navigateur ({_label(check)}) est trop ancien pour la visioconférence : "
-            "mettez-le à jour, ou utilisez une version récente de Google Chrome ou de "
-            "Mozilla Firefox.",
+            _(
+                "Votre navigateur ({browser}) est trop ancien pour la visioconférence : "
+                "mettez-le à jour, ou utilisez une version récente de Google Chrome ou de "
+                "Mozilla Firefox."
+            ).format(browser=_label(check)),
             icon=":material/update:",
         )
     elif check.verdict == Verdict.untested and confirm_ok:
         st.info(
-            f"Navigateur détecté : {_label(check)}. La procédure recommande Google Chrome ou "
-            "Mozilla Firefox ; en cas de problème pendant la RCP, changez de navigateur.",
+            _(
+                "Navigateur détecté : {browser}. La procédure recommande Google Chrome ou "
+                "Mozilla Firefox ; en cas de problème pendant la RCP, changez de navigateur."
+            ).format(browser=_label(check)),
             icon=":material/info:",
         )
     elif check.verdict == Verdict.ok and confirm_ok:
-        st.success(f"Navigateur compatible : {_label(check)}.", icon=":material/check_circle:")
+        st.success(
+            _("Navigateur compatible : {browser}.").format(browser=_label(check)),
+            icon=":material/check_circle:",
+        )
 
 
 def support_contacts() -> None:
     contacts = get_settings().support_contacts
     if not contacts:
-        st.caption("Aucun contact de support n'est encore renseigné pour cette plateforme.")
+        st.caption(_("Aucun contact de support n'est encore renseigné pour cette plateforme."))
         return
     for contact in contacts:
         parts = [f"**{contact.name}**"]
@@ -75,15 +83,20 @@ def support_contacts() -> None:
 
 def equipment_box() -> None:
     with st.container(border=True):
-        st.markdown("#### Prérequis matériel")
+        st.markdown(_("#### Prérequis matériel"))
         st.markdown(
-            "Assurez-vous d'avoir :\n"
-            "- un **micro**, des **haut-parleurs** et une **webcam** en état de marche "
-            "(la webcam est facultative) ;\n"
-            "- un navigateur compatible : **Google Chrome** ou **Mozilla Firefox** ;\n"
-            "- **autorisé le navigateur** à accéder au micro et à la caméra de l'ordinateur.\n\n"
-            "N'utilisez pas Internet Explorer : ce navigateur n'est pas compatible."
+            _(
+                "Assurez-vous d'avoir :\n"
+                "- un **micro**, des **haut-parleurs** et une **webcam** en état de marche "
+                "(la webcam est facultative) ;\n"
+                "- un navigateur compatible : **Google Chrome** ou **Mozilla Firefox** ;\n"
+                "- **autorisé le navigateur** à accéder au micro et à la caméra de "
+                "l'ordinateur.\n\n"
+                "N'utilisez pas Internet Explorer : ce navigateur n'est pas compatible."
+            )
         )
-        st.page_link("pages/materiel.py", label="Tester mon matériel", icon=":material/videocam:")
-        st.markdown("**En cas de difficulté, contactez avant la RCP :**")
+        st.page_link(
+            "pages/materiel.py", label=_("Tester mon matériel"), icon=":material/videocam:"
+        )
+        st.markdown(_("**En cas de difficulté, contactez avant la RCP :**"))
         support_contacts()

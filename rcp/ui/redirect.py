@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rcp.i18n import _
+
 
 def browser_redirect(url: str) -> None:
     """Navigate the whole tab to ``url`` (a same-origin path).
@@ -23,4 +25,4 @@ def browser_redirect(url: str) -> None:
         msg = ForwardMsg()
         msg.auth_redirect.url = url
         ctx.enqueue(msg)
-    st.link_button("Continuer", url, type="primary")
+    st.link_button(_("Continuer"), url, type="primary")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rcp.i18n import _
+
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -24,3 +26,9 @@ def escape_markdown(text: str) -> str:
     )
     # Keep the user's line breaks (markdown needs two spaces before a newline).
     return escaped.replace("\n", "  \n")
+
+
+def translated(value: str | None) -> str:
+    """A stored French label (a specialty) in the page's language; an empty one stays empty
+    (``gettext("")`` would be the catalogue's header)."""
+    return _(value) if value else ""

@@ -7,7 +7,8 @@ complete offer to the platform's HTTP routes (:mod:`rcp.rtc`): no script rerun b
 and the answer (docs/room-design.md says why streamlit-webrtc's frontend is no longer used).
 It joins by itself when ``active`` (one click from the meeting page), comes back by itself after
 a network drop, says goodbye with a beacon when the tab closes, and carries the room's own
-controls (micro, caméra, partage d'écran, plein écran, choice of devices, quitter), in French.
+controls (micro, caméra, partage d'écran, plein écran, choice of devices, quitter), in the page's
+language (:func:`labels`).
 
 Tests replace :func:`room` and :func:`check` (AppTest cannot run custom components).
 """
@@ -20,6 +21,7 @@ from typing import Any
 import streamlit.components.v1 as components
 
 from rcp.config import get_settings
+from rcp.i18n import N_, _
 
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 _component = components.declare_component("rcp_room_client", path=str(FRONTEND))
@@ -31,61 +33,66 @@ ROOM_VIDEO = {"width": {"ideal": 320}, "height": {"ideal": 240}, "frameRate": {"
 CHECK_VIDEO = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 15}}
 
 LABELS = {
-    "join": "Rejoindre la salle",
-    "leave": "Quitter la salle",
-    "start_check": "Démarrer le test",
-    "stop_check": "Arrêter le test",
-    "mute": "Couper mon micro",
-    "unmute": "Rétablir mon micro",
-    "camera_off": "Couper ma caméra",
-    "camera_on": "Allumer ma caméra",
-    "share_start": "Partager mon écran",
-    "share_stop": "Arrêter le partage",
-    "fullscreen": "Plein écran",
-    "fullscreen_screen": "Écran partagé en plein écran",
-    "shared_by": "Écran partagé par",
-    "sound": "Activer le son",
-    "devices": "Caméra et micro…",
-    "camera_device": "Caméra",
-    "microphone_device": "Micro",
-    "no_camera": "Participer sans caméra (micro seul)",
-    "no_camera_check": "Je n'ai pas de caméra : tester le micro seul",
-    "connecting": "Connexion à la salle…",
-    "reconnecting": "Connexion interrompue : reconnexion à la salle…",
-    "connected": "Vous êtes dans la salle.",
-    "check_connecting": "Connexion au serveur de la plateforme…",
-    "check_connected": "Le test est en cours : votre image revient du serveur.",
-    "check_stopped": "Test arrêté.",
-    "left": "Vous avez quitté la salle.",
-    "replaced": (
+    "join": N_("Rejoindre la salle"),
+    "leave": N_("Quitter la salle"),
+    "start_check": N_("Démarrer le test"),
+    "stop_check": N_("Arrêter le test"),
+    "mute": N_("Couper mon micro"),
+    "unmute": N_("Rétablir mon micro"),
+    "camera_off": N_("Couper ma caméra"),
+    "camera_on": N_("Allumer ma caméra"),
+    "share_start": N_("Partager mon écran"),
+    "share_stop": N_("Arrêter le partage"),
+    "fullscreen": N_("Plein écran"),
+    "fullscreen_screen": N_("Écran partagé en plein écran"),
+    "shared_by": N_("Écran partagé par"),
+    "sound": N_("Activer le son"),
+    "devices": N_("Caméra et micro…"),
+    "camera_device": N_("Caméra"),
+    "microphone_device": N_("Micro"),
+    "no_camera": N_("Participer sans caméra (micro seul)"),
+    "no_camera_check": N_("Je n'ai pas de caméra : tester le micro seul"),
+    "connecting": N_("Connexion à la salle…"),
+    "reconnecting": N_("Connexion interrompue : reconnexion à la salle…"),
+    "connected": N_("Vous êtes dans la salle."),
+    "check_connecting": N_("Connexion au serveur de la plateforme…"),
+    "check_connected": N_("Le test est en cours : votre image revient du serveur."),
+    "check_stopped": N_("Test arrêté."),
+    "left": N_("Vous avez quitté la salle."),
+    "replaced": N_(
         "Vous avez rejoint la salle depuis un autre onglet ou appareil : vous y êtes toujours."
     ),
-    "take_back": "Reprendre ici",
-    "sharing": "Votre écran est partagé avec les participants.",
-    "share_denied": (
+    "take_back": N_("Reprendre ici"),
+    "sharing": N_("Votre écran est partagé avec les participants."),
+    "share_denied": N_(
         "Le partage d'écran a été refusé ou annulé. Cliquez à nouveau sur « Partager mon écran » "
         "et choisissez l'écran, la fenêtre ou l'onglet à montrer."
     ),
-    "share_unsupported": (
+    "share_unsupported": N_(
         "Ce navigateur ne permet pas le partage d'écran : utilisez Google Chrome, Microsoft Edge "
         "ou Mozilla Firefox sur un ordinateur."
     ),
-    "share_failed": "La connexion du partage d'écran a échoué. Réessayez.",
-    "denied": (
+    "share_failed": N_("La connexion du partage d'écran a échoué. Réessayez."),
+    "denied": N_(
         "Le navigateur n'a pas donné accès au micro. Autorisez le micro (et la caméra) pour ce "
         "site, puis cliquez à nouveau."
     ),
-    "camera_unavailable": (
+    "camera_unavailable": N_(
         "Caméra introuvable ou déjà utilisée par une autre application : vous participez avec le "
         "micro seul. Les autres voient vos initiales."
     ),
-    "device_failed": "Cet appareil n'a pas pu être ouvert : choisissez-en un autre.",
-    "unsupported": (
+    "device_failed": N_("Cet appareil n'a pas pu être ouvert : choisissez-en un autre."),
+    "unsupported": N_(
         "Ce navigateur ne donne pas accès à la caméra et au micro : utilisez Google Chrome ou "
         "Mozilla Firefox, sur l'adresse https de la plateforme."
     ),
-    "failed": "La connexion au serveur a échoué. Vérifiez votre réseau et réessayez.",
+    "failed": N_("La connexion au serveur a échoué. Vérifiez votre réseau et réessayez."),
 }
+
+
+def labels() -> dict[str, str]:
+    """The component's words in the page's language (``LABELS`` is marked, not translated)."""
+    return {key: _(text) for key, text in LABELS.items()}
 
 
 def rtc_configuration() -> dict[str, list[dict[str, Any]]]:
@@ -112,7 +119,7 @@ def room(
         may_share=may_share,
         video=ROOM_VIDEO,
         rtc_configuration=rtc_configuration(),
-        labels=LABELS,
+        labels=labels(),
         default=None,
     )
 
@@ -129,6 +136,6 @@ def check(key: str, *, tab: str) -> dict[str, Any] | None:
         may_share=False,
         video=CHECK_VIDEO,
         rtc_configuration=rtc_configuration(),
-        labels=LABELS,
+        labels=labels(),
         default=None,
     )
