@@ -136,7 +136,7 @@ def test_the_opinion_page_speaks_english(db: Session) -> None:
     at = avis_page(sign_in(db, team.assistant), case=str(team.case.id))
     assert not at.exception
     labels = _labels(at) + [t.label for t in at.text_area] + [r.label for r in at.radio]
-    assert "The MDT's proposal" in labels and "Rationale" in labels
+    assert "MDT's recommendation" in labels and "Rationale" in labels
     assert "Save the draft" in labels and "Validate the opinion" in labels
     assert "Does the proposal follow the current guidelines?" in labels
     assert "MDT opinion" in [t.value for t in at.title]
