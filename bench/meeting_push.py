@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.room_load import ENV, Server, _cpu_seconds  # noqa: E402 - same server and data
-from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.conftest import launch  # noqa: E402
 
 GOAL_P95_S = 1.0
 GOAL_IDLE_CPU_S_PER_MIN = 0.05
@@ -156,7 +156,7 @@ def main() -> None:
         base = (_cpu_seconds(server.proc.pid) - cpu0) / ((time.monotonic() - t0) / 60)
         print(f"server with no page open: {base:.3f} CPU-s per minute")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch(pw)
             listeners = Listeners(server.url, meeting_id, tokens[: args.listeners])
             assert listeners.ready.wait(60), "the event streams did not all open"
             viewers = [_page(browser, server.url, t, meeting_id) for t in tokens[: args.viewers]]

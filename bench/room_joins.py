@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.room_load import Server, _prepare  # noqa: E402 - same server and data as room_load
-from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.e2e.conftest import launch  # noqa: E402
 
 ROOM_FRAME = "iframe[title*='rcp_room_client']"
 MARKS_JS = "() => window.rcpMarks || null"
@@ -131,7 +131,7 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
     server = Server("app.py")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(pw)
         try:
             contexts = []
             for token in tokens:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.e2e.conftest import CHROMIUM_ARGS  # noqa: E402 - the browser tests' flags
+from tests.e2e.conftest import CHROMIUM_ARGS, launch  # noqa: E402 - the browser tests' flags
 from tests.ports import free_port  # noqa: E402
 
 DATA = Path(tempfile.mkdtemp(prefix="room-load-"))
@@ -277,7 +277,7 @@ def main() -> None:
             clip = clip or noisy_camera_clip(Path(tempfile.gettempdir()) / "rcp-noisy-camera.y4m")
             args_.append(f"--use-file-for-fake-video-capture={clip}")
         print(f"camera: {args.camera}")
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args_)
+        browser = launch(pw, args_)
         try:
             for n in sizes:
                 result = run_mixing(browser, meeting_id, tokens, n, window)

@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.conftest import (  # noqa: E402
     ADMIN_EMAIL,
     ADMIN_PHONE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
+    launch,
     make_server,
     sign_in,
     wait_idle,
@@ -197,7 +196,7 @@ def main() -> None:
     cpu: list[float] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch(pw)
             page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
             frames: list[tuple[float, str, int]] = []
 

@@ -141,16 +141,43 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
+class FrenchBrowser:
+    """Chromium whose new contexts speak French unless a test says otherwise.
 
+    Pages follow the browser's ``Accept-Language`` when the user chose no language, and
+    Playwright's contexts ask for en-US by default (Chromium's ``--lang`` does not change it).
+    """
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        kwargs.setdefault("locale", "fr-FR")
+        return self._browser.new_context(**kwargs)
+
+    def new_page(self, **kwargs):
+        kwargs.setdefault("locale", "fr-FR")
+        return self._browser.new_page(**kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
+def launch(pw, args: list[str] | None = None) -> FrenchBrowser:
+    """Debian's Chromium through Playwright, contexts in French by default."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: run scripts/test.sh (apt-get install chromium)"
         )
+    return FrenchBrowser(pw.chromium.launch(executable_path=CHROMIUM, args=args or CHROMIUM_ARGS))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         yield browser
         browser.close()
 

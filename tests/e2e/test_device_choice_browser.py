@@ -18,7 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from sqlmodel import Session
 
 from rcp.db import make_engine
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in, wait_idle
+from tests.e2e.conftest import CHROMIUM_ARGS, launch, sign_in, wait_idle
 from tests.factories import make_coordinator, make_meeting, make_rcp, start_now
 
 WEBRTC_TIMEOUT_MS = 30_000
@@ -72,7 +72,7 @@ def two_device_browser():
         for arg in CHROMIUM_ARGS
     ]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = launch(pw, args)
         yield browser
         browser.close()
 
