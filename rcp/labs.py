@@ -113,8 +113,11 @@ class LabValue:
 
 
 def format_number(value: float, decimals: int) -> str:
-    """Format a number the French way: decimal comma, no-break space between thousands."""
+    """Format a number in the current language: in French a decimal comma and a no-break
+    space between thousands ("1\u00a0234,5"), in English "1,234.5"."""
     text = f"{value:,.{decimals}f}"
+    if i18n.current() == i18n.ENGLISH:
+        return text
     return text.replace(",", "\u00a0").replace(".", ",")
 
 

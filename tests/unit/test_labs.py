@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rcp import i18n
 from rcp.errors import InvalidInput
 from rcp.labs import (
     LAB_TESTS,
     LabValue,
     format_number,
+    format_value,
     group_by_test,
     trend_plot_png,
     validate_lab_value,
@@ -162,3 +164,11 @@ def test_a_plot_being_drawn_is_waited_for_not_drawn_twice(monkeypatch) -> None:
     waiter.join(10)
     assert result == [b"PNG"] and len(calls) == 1
     assert labs.trend_plot_cached(values) == b"PNG" and len(calls) == 1  # kept
+
+
+def test_numbers_follow_the_language_decimal_comma_in_french_point_in_english() -> None:
+    with i18n.using("fr"):
+        assert format_number(1234.5, 1) == "1\u00a0234,5"
+    with i18n.using("en"):
+        assert format_number(1234.5, 1) == "1,234.5"
+        assert format_value("proteinuria", 6.8) == "6.80"
