@@ -102,3 +102,16 @@ def qualification(user: User) -> str:
     if specialty and user.specialty != "Autre":
         return f"{label[0].upper()}{label[1:]}, {specialty}"
     return label[0].upper() + label[1:]
+
+
+def is_physician(user: User) -> bool:
+    return _profession(user) == Profession.physician
+
+
+def stored_specialty(user: User) -> str:
+    """What a snapshot (attendance, the sheet) records as the person's "specialty": a
+    physician's specialty, else the profession in the person's form; both French message ids,
+    shown through the catalogue (rcp.ui.text.translated)."""
+    if is_physician(user):
+        return user.specialty
+    return PROFESSION_LABELS[(_profession(user), _civility(user))]

@@ -169,3 +169,23 @@ def test_an_invitation_sent_by_the_secretary_names_her_without_dr(session: Sessi
     mail = session.exec(select(OutboxMessage).where(OutboxMessage.to == doctor.email)).all()[-1]
     assert "Bonjour Dr Paul Roux" in mail.body
     assert "Nadia Lefort vous invite" in mail.body and "Dr Nadia" not in mail.body
+
+
+def test_attendees_show_a_non_physician_by_profession_and_the_quorum_counts_physicians(
+    session: Session,
+) -> None:
+    from rcp import opinions
+    from tests.factories import attend, make_case_team
+
+    team = make_case_team(session)
+    team.geneticist.profession = Profession.genetic_counsellor
+    team.geneticist.civility = Civility.madame
+    session.add(team.geneticist)
+    session.commit()
+    attend(session, team.meeting, team.assistant, team.pathologist, team.geneticist)
+    view = opinions.quorum(session, actor=team.assistant, case_id=team.case.id)
+    counsellor = next(a for a in view.attendees if a.user_id == team.geneticist.id)
+    assert not counsellor.name.startswith("Dr ")
+    assert counsellor.specialty == "conseillère en génétique"
+    # Néphrologie and anatomopathologie: the counsellor attends but is not a third specialty.
+    assert len(view.specialties) == 2 and not view.met
