@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, directory, i18n, notify
+from rcp import audit, directory, i18n, notify, roles
 from rcp.config import get_settings
 from rcp.dates import PARIS, format_date, format_date_long, format_datetime, format_time
 from rcp.errors import Conflict, InvalidInput, NotFound
@@ -556,7 +556,7 @@ def request_participation(session: Session, *, actor: User, meeting_id: int) -> 
                 ).format(
                     name=coordinator.user.display_name,
                     requester=actor.display_name,
-                    specialty=actor.specialty,
+                    specialty=roles.qualification(actor),
                     institution=actor.institution,
                     title=title,
                     link=_meeting_link(meeting),

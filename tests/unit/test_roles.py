@@ -189,3 +189,30 @@ def test_attendees_show_a_non_physician_by_profession_and_the_quorum_counts_phys
     assert counsellor.specialty == "conseillère en génétique"
     # Néphrologie and anatomopathologie: the counsellor attends but is not a third specialty.
     assert len(view.specialties) == 2 and not view.met
+
+
+def test_a_membership_request_names_a_pharmacist_by_profession_in_each_language(
+    session: Session,
+) -> None:
+    from rcp import directory
+
+    rcp = make_rcp(session)
+    coordinator = make_coordinator(session, rcp, email="coord@chu.example")
+    english = make_coordinator(session, rcp, email="coord-en@chu.example")
+    english.language = "en"
+    session.add(english)
+    session.commit()
+    pharmacist = make_user(
+        session,
+        first_name="Anne",
+        last_name="Roy",
+        specialty="Autre",
+        profession=Profession.pharmacist,
+        civility=Civility.madame,
+    )
+    directory.request_membership(session, actor=pharmacist, rcp_id=rcp.id)
+    french = session.exec(select(OutboxMessage).where(OutboxMessage.to == coordinator.email)).all()
+    assert "Anne Roy (Pharmacienne, CHU Exemple) demande" in french[-1].body
+    sent = session.exec(select(OutboxMessage).where(OutboxMessage.to == english.email)).all()
+    assert "Anne Roy (Pharmacist, CHU Exemple)" in sent[-1].body
+    assert "Dr Anne" not in french[-1].body + sent[-1].body
