@@ -696,11 +696,17 @@ def render(view: meetings.MeetingView) -> None:
     if view.mine is not None:
         st.markdown(
             _("**Votre statut :** {status}").format(
-                status=_(meetings.STATUS_LABELS[view.mine.status])
+                status=meetings.participation_label(view.mine.status, user)
             )
         )
     elif view.is_coordinator:
-        st.markdown(_("**Votre statut :** coordinateur de la RCP"))
+        st.markdown(
+            roles.by_form(
+                user,
+                _("**Votre statut :** coordinatrice de la RCP"),
+                _("**Votre statut :** coordinateur de la RCP"),
+            )
+        )
     participant_actions(view)
     summaries = load_cases(view)
     if state is not None:

@@ -115,3 +115,9 @@ def stored_specialty(user: User) -> str:
     if is_physician(user):
         return user.specialty
     return PROFESSION_LABELS[(_profession(user), _civility(user))]
+
+
+def by_form(user: User | None, feminine: str, masculine: str) -> str:
+    """Of two texts already through the catalogue, the feminine one for a person who chose
+    "Madame", else the masculine (the generic one when the person has not said)."""
+    return feminine if _civility(user) == Civility.madame else masculine

@@ -216,3 +216,27 @@ def test_a_membership_request_names_a_pharmacist_by_profession_in_each_language(
     sent = session.exec(select(OutboxMessage).where(OutboxMessage.to == english.email)).all()
     assert "Anne Roy (Pharmacist, CHU Exemple)" in sent[-1].body
     assert "Dr Anne" not in french[-1].body + sent[-1].body
+
+
+def test_an_invitation_status_and_conflict_follow_the_persons_form(session: Session) -> None:
+    from rcp.errors import Conflict
+
+    rcp = make_rcp(session)
+    coordinator = make_coordinator(session, rcp)
+    meeting = make_meeting(session, rcp, coordinator)
+    her = make_user(session, first_name="Léa", last_name="Petit", civility=Civility.madame)
+    unsaid = make_user(session, first_name="Paul", last_name="Roux")
+    for person in (her, unsaid):
+        meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=person.id)
+    with pytest.raises(Conflict, match="Dr Léa Petit est déjà invitée à cette séance"):
+        meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=her.id)
+    with pytest.raises(Conflict, match="Dr Paul Roux est déjà invité à cette séance"):
+        meetings.invite(session, actor=coordinator, meeting_id=meeting.id, user_id=unsaid.id)
+    with pytest.raises(Conflict, match="Vous êtes déjà invitée"):
+        meetings.request_participation(session, actor=her, meeting_id=meeting.id)
+    with i18n.using("fr"):
+        assert meetings.participation_label("invited", her) == "invitée"
+        assert meetings.participation_label("invited", unsaid) == "invité"
+        assert meetings.participation_label("confirmed", her) == "participation confirmée"
+    with i18n.using("en"):
+        assert meetings.participation_label("invited", her) == "invited"
