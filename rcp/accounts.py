@@ -567,8 +567,12 @@ def create_admin(
     phone: str,
     last_name: str = "Administrateur",
     first_name: str = "Plateforme",
+    profession: Profession = Profession.other,
 ) -> User:
-    """Create (or promote) an active admin account; for the command line, not for pages."""
+    """Create (or promote) an active admin account; for the command line, not for pages.
+
+    A new account is not a physician's unless ``profession`` says so: it is addressed by name
+    ("Plateforme Administrateur"), not "Dr". A promoted account keeps its profession."""
     email = normalize_email(email)
     phone = normalize_mobile(phone)
     check_password_strength(password, email=email)
@@ -583,7 +587,7 @@ def create_admin(
             phone=phone,
             specialty="Autre",
             institution="Plateforme",
-            profession=Profession.other,  # the platform's admin: addressed by name, not "Dr"
+            profession=profession,
             status=UserStatus.active,
             terms_accepted_at=now,
             validated_at=now,

@@ -240,3 +240,18 @@ def test_an_invitation_status_and_conflict_follow_the_persons_form(session: Sess
         assert meetings.participation_label("confirmed", her) == "participation confirmée"
     with i18n.using("en"):
         assert meetings.participation_label("invited", her) == "invited"
+
+
+def test_an_admin_created_as_a_physician_keeps_dr(session: Session) -> None:
+    from tests.factories import PASSWORD, mobile
+
+    user = accounts.create_admin(
+        session,
+        email="chef@chu.example",
+        password=PASSWORD,
+        phone=mobile(77),
+        last_name="Martin",
+        first_name="Claire",
+        profession=Profession.physician,
+    )
+    assert user.display_name == "Dr Claire Martin"
