@@ -143,7 +143,11 @@ for rcp in shown:
                 if c2.button(_("Assistant(e)"), key=f"annuaire_as_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        _("{name} est assistant(e) de la RCP.").format(name=doctor.display_name),
+                        roles.by_form(
+                            doctor,
+                            _("{name} est assistante de la RCP."),
+                            _("{name} est assistant de la RCP."),
+                        ).format(name=doctor.display_name),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.assistant,
@@ -151,9 +155,11 @@ for rcp in shown:
                 if c3.button(_("Référent"), key=f"annuaire_ref_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        _("{name} est médecin référent de la RCP.").format(
-                            name=doctor.display_name
-                        ),
+                        roles.by_form(
+                            doctor,
+                            _("{name} est médecin référente de la RCP."),
+                            _("{name} est médecin référent de la RCP."),
+                        ).format(name=doctor.display_name),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.referent,

@@ -71,3 +71,28 @@ def test_an_admin_corrects_a_profession_on_the_accounts_page(db: Session) -> Non
     assert user.profession == Profession.rcp_secretary
     assert user.display_name == "Léa Petit"
     assert "Profession de Léa Petit enregistrée." in texts(at)
+
+
+def test_the_admin_names_an_assistant_in_her_form_and_the_coordination_line_says_so(
+    db: Session,
+) -> None:
+    from rcp.models import Profession as P
+    from tests.factories import make_rcp
+    from tests.ui.test_directory_pages import page
+
+    rcp = make_rcp(db)
+    nadia = make_user(
+        db,
+        first_name="Nadia",
+        last_name="Lefort",
+        phone=mobile(45),
+        profession=P.rcp_secretary,
+        civility=Civility.madame,
+    )
+    at = page("admin_annuaire", sign_in(db, make_admin(db)))
+    at.text_input(key=f"annuaire_coord_search_{rcp.id}").input("Lefort").run()
+    at = at.button(key=f"annuaire_as_{rcp.id}_{nadia.id}").click().run()
+    assert not at.exception
+    shown = texts(at)
+    assert "Nadia Lefort est assistante de la RCP." in shown
+    assert "Nadia Lefort (assistante RCP)" in shown and "Dr Nadia" not in shown
