@@ -87,8 +87,12 @@ def profession_label(user: User) -> str:
 
 
 def role_label(role: MemberRole | str, user: User | None = None) -> str:
-    """An RCP role ("assistante RCP") in the person's form, in the current language."""
-    return _(ROLE_LABELS[(MemberRole(role), _civility(user))])
+    """An RCP role ("assistante RCP") in the person's form, in the current language; a
+    member who is not a physician is a "membre", not a "médecin"."""
+    role = MemberRole(role)
+    if role == MemberRole.doctor and user is not None and not is_physician(user):
+        return _("membre")
+    return _(ROLE_LABELS[(role, _civility(user))])
 
 
 def qualification(user: User) -> str:

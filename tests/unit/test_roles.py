@@ -255,3 +255,13 @@ def test_an_admin_created_as_a_physician_keeps_dr(session: Session) -> None:
         profession=Profession.physician,
     )
     assert user.display_name == "Dr Claire Martin"
+
+
+def test_a_member_who_is_not_a_physician_is_a_member_not_a_doctor() -> None:
+    nurse = User(profession=Profession.coordination_nurse)  # type: ignore[call-arg]
+    doctor = User()  # type: ignore[call-arg]
+    with i18n.using("fr"):
+        assert roles.role_label(MemberRole.doctor, nurse) == "membre"
+        assert roles.role_label(MemberRole.doctor, doctor) == "médecin"
+    with i18n.using("en"):
+        assert roles.role_label(MemberRole.doctor, nurse) == "member"
