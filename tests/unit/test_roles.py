@@ -265,3 +265,20 @@ def test_a_member_who_is_not_a_physician_is_a_member_not_a_doctor() -> None:
         assert roles.role_label(MemberRole.doctor, doctor) == "médecin"
     with i18n.using("en"):
         assert roles.role_label(MemberRole.doctor, nurse) == "member"
+
+
+def test_the_sheet_prints_a_non_physician_attendee_by_profession_in_its_language() -> None:
+    import dataclasses
+
+    from rcp.sheets import Attendee, build_sheet_pdf
+    from tests.unit.test_sheets import all_text, make_sheet_data
+
+    attendees = (
+        Attendee("Dr Jérôme Çelik", "Anatomopathologie"),
+        Attendee("Nadia Lefort", "secrétaire / assistante de RCP"),
+    )
+    french = make_sheet_data(attendees=attendees)
+    text = all_text(build_sheet_pdf(french))
+    assert "Nadia Lefort" in text and "secrétaire / assistante de RCP" in text
+    english = all_text(build_sheet_pdf(dataclasses.replace(french, language="en")))
+    assert "MDT secretary / coordinator" in english and "Pathology" in english
