@@ -4,12 +4,12 @@ French nouns of trades have a feminine and a masculine form ("pharmacienne", "ph
 English has one ("pharmacist"). Each label below is keyed by (profession or role, form), so
 the feminine and masculine French texts are separate message ids with the same English text.
 
-Where the person has not said which form (``civility`` None), the masculine generic is used,
-as today and as French administrative style recommends (circulaire du 21 novembre 2017: no
-"·" or "(e)" abbreviations in official texts; "coordinateur·rice" is hard to read aloud and
-for screen readers). For an RCP role, the role's noun phrase is used instead where one
-exists that names no gender ("coordination de la RCP" style): "assistance RCP" does not read
-as a person, so the masculine generic is kept there too.
+Where the person has not said which form (``civility`` None), the masculine generic is used
+("assistant RCP", "invité"), as the labels read before and as French administrative style
+recommends (circulaire du 21 novembre 2017: no "·" or "(e)" abbreviations in official texts;
+"coordinateur·rice" is also hard to read aloud and for screen readers). A role noun phrase
+("la coordination de la RCP") is kept for groups and functions, where no person is named;
+next to a name it would not read as a title ("Nadia Lefort (coordination)").
 """
 
 from __future__ import annotations
