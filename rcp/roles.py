@@ -5,7 +5,7 @@ English has one ("pharmacist"). Each label below is keyed by (profession or role
 the feminine and masculine French texts are separate message ids with the same English text.
 
 Where the person has not said which form (``civility`` None), the masculine generic is used
-("assistant RCP", "invité"), as the labels read before and as French administrative style
+("assistant RCP", "invité"), as French administrative style
 recommends (circulaire du 21 novembre 2017: no "·" or "(e)" abbreviations in official texts;
 "coordinateur·rice" is also hard to read aloud and for screen readers). A role noun phrase
 ("la coordination de la RCP") is kept for groups and functions, where no person is named;
