@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from rcp import accounts, meetings
+from rcp import accounts, meetings, roles
 from rcp.dates import format_datetime
 from rcp.i18n import _, ngettext
 from rcp.permissions import is_admin
 from rcp.ui.context import db, require_user, show_flash
 from rcp.ui.links import meeting_link
-from rcp.ui.text import translated
 
 user = require_user()
 show_flash()
@@ -58,7 +57,7 @@ with right:
         with st.container(border=True):
             st.markdown(
                 _("**{name}** ({specialty}) demande à participer").format(
-                    name=row.user.display_name, specialty=translated(row.user.specialty)
+                    name=row.user.display_name, specialty=roles.qualification(row.user)
                 )
             )
             meeting_link(line.meeting.id, line.title, icon=":material/front_hand:")

@@ -6,13 +6,12 @@ size however many RCPs the platform has; a family with many RCPs is paged.
 
 import streamlit as st
 
-from rcp import directory
+from rcp import directory, roles
 from rcp.errors import RcpError
 from rcp.i18n import _
 from rcp.models import MemberRole
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import translated
 
 RCPS_PER_PAGE = 10
 
@@ -109,7 +108,7 @@ paging.controls(page, key=f"annuaire_rcps_{family.id}")
 for rcp in shown:
     with st.container(border=True, key=f"annuaire_rcp_{rcp.id}"):
         names = ", ".join(
-            f"{c.user.display_name} ({_(directory.ROLE_LABELS[c.member.role])})"
+            f"{c.user.display_name} ({roles.role_label(c.member.role, c.user)})"
             for c in coordinators[rcp.id]
         ) or _("aucun coordinateur")
         st.markdown(
@@ -140,11 +139,15 @@ for rcp in shown:
                 )
             for doctor in found:
                 c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
-                c1.markdown(f"{doctor.display_name} — {translated(doctor.specialty)}")
+                c1.markdown(f"{doctor.display_name} — {roles.qualification(doctor)}")
                 if c2.button(_("Assistant(e)"), key=f"annuaire_as_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        _("{name} est assistant(e) de la RCP.").format(name=doctor.display_name),
+                        roles.by_form(
+                            doctor,
+                            _("{name} est assistante de la RCP."),
+                            _("{name} est assistant de la RCP."),
+                        ).format(name=doctor.display_name),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.assistant,
@@ -152,9 +155,11 @@ for rcp in shown:
                 if c3.button(_("Référent"), key=f"annuaire_ref_{rcp.id}_{doctor.id}"):
                     act(
                         directory.set_role,
-                        _("{name} est médecin référent de la RCP.").format(
-                            name=doctor.display_name
-                        ),
+                        roles.by_form(
+                            doctor,
+                            _("{name} est médecin référente de la RCP."),
+                            _("{name} est médecin référent de la RCP."),
+                        ).format(name=doctor.display_name),
                         rcp_id=rcp.id,
                         user_id=doctor.id,
                         role=MemberRole.referent,

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from rcp import accounts, auth
+from rcp import accounts, auth, roles
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
 from rcp.i18n import N_, _, ngettext
-from rcp.models import UserStatus, utcnow
+from rcp.models import Profession, UserStatus, utcnow
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import escape_markdown, translated
+from rcp.ui.text import escape_markdown
 from rcp.validation import mask_phone
 
 STATUS_LABELS = {
@@ -72,7 +72,7 @@ for user in users:
     ):
         st.markdown(
             f"{escape_markdown(user.email)} · {mask_phone(user.phone)} · "
-            f"{translated(user.specialty)}, "
+            f"{escape_markdown(roles.qualification(user))}, "
             f"{escape_markdown(user.institution)}  \n"
             + _(
                 "Inscrit le {registered} · dernière connexion {signed_in} · application "
@@ -83,6 +83,26 @@ for user in users:
                 totp=_("oui") if user.totp_secret else _("non"),
             )
         )
+        professions = list(roles.PROFESSION_CHOICES)
+        with st.form(f"comptes_profession_form_{user.id}", border=False):
+            chosen = st.selectbox(
+                _("Profession (seuls les médecins sont appelés « Dr »)"),
+                professions,
+                index=professions.index(Profession(user.profession)),
+                format_func=lambda p: _(roles.PROFESSION_CHOICES[p]),
+                key=f"comptes_profession_{user.id}",
+            )
+            if st.form_submit_button(_("Enregistrer la profession")):
+                try:
+                    with db() as session:
+                        accounts.set_profession(
+                            session, actor=session.merge(admin), user_id=user.id, profession=chosen
+                        )
+                except RcpError as error:
+                    show_error(error)
+                else:
+                    flash(_("Profession de {name} enregistrée.").format(name=user.full_name))
+                    st.rerun()
         # One horizontal container, not four columns: fewer elements per account.
         with st.container(horizontal=True):
             if user.status == UserStatus.active and user.id != admin.id:

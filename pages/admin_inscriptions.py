@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from rcp import accounts, invites
+from rcp import accounts, invites, roles
 from rcp.dates import format_date, format_datetime, to_paris
 from rcp.errors import RcpError
 from rcp.i18n import _, ngettext, pgettext
 from rcp.ui import paging
 from rcp.ui.context import db, flash, require_admin_page, show_error, show_flash
-from rcp.ui.text import escape_markdown, translated
+from rcp.ui.text import escape_markdown
 
 PAGE_SIZE = 10
 REFUSING = "inscriptions_refusing"  # id of the request whose refusal form is open
@@ -44,7 +44,7 @@ paging.controls(page, key="inscriptions")
 for user in pending:
     with st.container(border=True, key=f"inscriptions_card_{user.id}"):
         st.markdown(
-            f"**{user.last_name.upper()} {user.first_name}** — {translated(user.specialty)}, "
+            f"**{user.last_name.upper()} {user.first_name}** — {roles.qualification(user)}, "
             f"{escape_markdown(user.institution)}  \n{escape_markdown(user.email)} · "
             + _("RPPS : {rpps} · demande du {when}").format(
                 rpps=user.rpps or _("non renseigné"), when=format_datetime(user.created_at)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from rcp import accounts, invites
+from rcp import accounts, invites, roles
 from rcp.errors import RcpError
 from rcp.i18n import _
 from rcp.ui import keys
@@ -75,6 +75,24 @@ with st.form("inscription_form"):
     phone = c2.text_input(
         _("Téléphone portable"), key="inscription_phone", placeholder="06 12 34 56 78", max_chars=25
     )
+    profession = c1.selectbox(
+        _("Profession"),
+        list(roles.PROFESSION_CHOICES),
+        index=0,  # physicians, most of the network
+        format_func=lambda p: _(roles.PROFESSION_CHOICES[p]),
+        key="inscription_profession",
+    )
+    civility = c2.selectbox(
+        _("Forme d'adresse (facultatif)"),
+        list(roles.CIVILITY_CHOICES),
+        index=0,
+        format_func=lambda c: _(roles.CIVILITY_CHOICES[c]),
+        key="inscription_civility",
+        help=_(
+            "Pour écrire votre fonction au féminin ou au masculin (« assistante », "
+            "« assistant ») ; sinon le masculin générique."
+        ),
+    )
     specialty = c1.selectbox(
         _("Spécialité"),
         accounts.SPECIALTIES,
@@ -124,6 +142,8 @@ if submitted:
         specialty=specialty or "",
         institution=institution,
         rpps=rpps,
+        profession=profession,
+        civility=civility,
         password=password,
         password_confirm=password_confirm,
         terms_accepted=terms,

@@ -5,13 +5,14 @@ import html
 import segno
 import streamlit as st
 
-from rcp import accounts, auth, i18n
+from rcp import accounts, auth, i18n, roles
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
 from rcp.i18n import _
 from rcp.ui import keys, language
 from rcp.ui.context import db, flash, require_user, session_token, show_error, show_flash
 from rcp.ui.redirect import browser_redirect
+from rcp.ui.text import escape_markdown
 from rcp.validation import mask_phone
 
 user = require_user()
@@ -22,10 +23,23 @@ profile, security, sessions_tab = st.tabs([_("Profil"), _("Sécurité"), _("Sess
 
 with profile:
     st.markdown(
-        f"**{user.display_name}**  \n{user.email}  \n"
+        f"**{user.display_name}** — {escape_markdown(roles.qualification(user))}  \n"
+        f"{escape_markdown(user.email)}  \n"
         + _("Portable : {phone}").format(phone=mask_phone(user.phone))
     )
     with st.form("compte_profile_form"):
+        civilities = list(roles.CIVILITY_CHOICES)
+        civility = st.selectbox(
+            _("Forme d'adresse (facultatif)"),
+            civilities,
+            index=civilities.index(user.civility or None),
+            format_func=lambda c: _(roles.CIVILITY_CHOICES[c]),
+            key="compte_civility",
+            help=_(
+                "Pour écrire votre fonction au féminin ou au masculin (« assistante », "
+                "« assistant ») ; sinon le masculin générique."
+            ),
+        )
         specialty = st.selectbox(
             _("Spécialité"),
             accounts.SPECIALTIES,
@@ -51,13 +65,19 @@ with profile:
                         specialty=specialty or "",
                         institution=institution,
                         rpps=rpps,
+                        civility=civility,
                     )
             except RcpError as error:
                 show_error(error)
             else:
                 flash(_("Profil enregistré."))
                 st.rerun()
-    st.caption(_("Pour modifier votre nom ou votre adresse e-mail, contactez un administrateur."))
+    st.caption(
+        _(
+            "Pour modifier votre nom, votre adresse e-mail ou votre profession, contactez un "
+            "administrateur."
+        )
+    )
 
     st.subheader(_("Langue"))
     choices: list[str | None] = [None, *i18n.LANGUAGES]

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from rcp import cases, directory, i18n, meeting_live, meetings
+from rcp import cases, directory, i18n, meeting_live, meetings, roles
 from rcp.config import get_settings
 from rcp.dates import PARIS, format_date, format_datetime, to_paris
 from rcp.errors import PermissionDenied, RcpError
@@ -100,7 +100,7 @@ def participants_block(view: meetings.MeetingView) -> None:
     for row in view.participants:
         cols = st.columns([4, 2, 1, 1], vertical_alignment="center")
         cols[0].markdown(
-            f"{row.user.display_name} — {translated(row.user.specialty)}, "
+            f"{row.user.display_name} — {roles.qualification(row.user)}, "
             f"{escape_markdown(row.user.institution)}"
         )
         cols[1].markdown(f"*{row.label}*")
@@ -149,7 +149,7 @@ def coordinator_tools(view: meetings.MeetingView) -> None:
             known = {u.id for u in candidates}
             candidates += [u for u in found if u.id not in present and u.id not in known]
         labels = {
-            u.id: f"{u.display_name} — {translated(u.specialty)}, {u.institution}"
+            u.id: f"{u.display_name} — {roles.qualification(u)}, {u.institution}"
             for u in candidates
         }
         chosen = st.multiselect(
@@ -681,7 +681,7 @@ def render(view: meetings.MeetingView) -> None:
         + "  \n"
         + _("**Coordination :** {coordinators}").format(
             coordinators=", ".join(
-                f"{c.user.display_name} ({_(directory.ROLE_LABELS[c.member.role])})"
+                f"{c.user.display_name} ({roles.role_label(c.member.role, c.user)})"
                 for c in view.coordinators
             )
             or "—"
@@ -696,11 +696,17 @@ def render(view: meetings.MeetingView) -> None:
     if view.mine is not None:
         st.markdown(
             _("**Votre statut :** {status}").format(
-                status=_(meetings.STATUS_LABELS[view.mine.status])
+                status=meetings.participation_label(view.mine.status, user)
             )
         )
     elif view.is_coordinator:
-        st.markdown(_("**Votre statut :** coordinateur de la RCP"))
+        st.markdown(
+            roles.by_form(
+                user,
+                _("**Votre statut :** coordinatrice de la RCP"),
+                _("**Votre statut :** coordinateur de la RCP"),
+            )
+        )
     participant_actions(view)
     summaries = load_cases(view)
     if state is not None:

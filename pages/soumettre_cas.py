@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from rcp import attachments, cases, labs, meetings
+from rcp import attachments, cases, labs, meetings, roles
 from rcp.dates import format_datetime, today_paris
 from rcp.errors import FormErrors, InvalidInput, RcpError
 from rcp.i18n import N_, _, ngettext
@@ -72,9 +72,16 @@ st.caption(
 if case is None and "submit_case" not in view.actions:
     if view.is_coordinator and not view.is_past and view.meeting.status != "cancelled":
         st.info(
-            _(
-                "La date limite est passée : en tant que coordinateur, vous pouvez encore "
-                "ajouter un cas, qui sera marqué « en retard »."
+            roles.by_form(
+                user,
+                _(
+                    "La date limite est passée : en tant que coordinatrice, vous pouvez encore "
+                    "ajouter un cas, qui sera marqué « en retard »."
+                ),
+                _(
+                    "La date limite est passée : en tant que coordinateur, vous pouvez encore "
+                    "ajouter un cas, qui sera marqué « en retard »."
+                ),
             )
         )
     elif view.is_member or view.is_coordinator:

@@ -11,7 +11,16 @@ from rcp.auth import revoke_all_sessions
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from rcp.i18n import N_, _
-from rcp.models import KnownBrowser, OutboxChannel, OutboxMessage, User, UserStatus, utcnow
+from rcp.models import (
+    Civility,
+    KnownBrowser,
+    OutboxChannel,
+    OutboxMessage,
+    Profession,
+    User,
+    UserStatus,
+    utcnow,
+)
 from rcp.permissions import require_active, require_admin
 from rcp.security import hash_password
 from rcp.validation import (
@@ -56,6 +65,30 @@ class Registration:
     password_confirm: str
     terms_accepted: bool
     rpps: str = ""
+    # Physicians unless said otherwise (only they are addressed as "Dr"); the form of address
+    # ("Madame", "Monsieur") is optional and picks the feminine or masculine titles (rcp.roles).
+    profession: Profession | str = Profession.physician
+    civility: Civility | str | None = None
+
+
+def _check_profession(value: Profession | str) -> Profession:
+    try:
+        return Profession(value)
+    except ValueError:
+        raise InvalidInput(
+            _("Choisissez votre profession dans la liste."), field="profession"
+        ) from None
+
+
+def _check_civility(value: Civility | str | None) -> Civility | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Civility(value)
+    except ValueError:
+        raise InvalidInput(
+            _("Choisissez « Madame », « Monsieur » ou « Non précisé »."), field="civility"
+        ) from None
 
 
 class DuplicateEmail(InvalidInput):
@@ -76,6 +109,8 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
     first_name = clean_name(form.first_name, label=_("Prénom"), field="first_name")
     email = invite.email if invite is not None else normalize_email(form.email)
     phone = normalize_mobile(form.phone)
+    profession = _check_profession(form.profession)
+    civility = _check_civility(form.civility)
     if form.specialty not in SPECIALTIES:
         raise InvalidInput(_("Choisissez votre spécialité dans la liste."), field="specialty")
     institution = clean_text(
@@ -114,6 +149,8 @@ def register(session: Session, *, form: Registration, invite_token: str | None =
         specialty=form.specialty,
         institution=institution,
         rpps=rpps,
+        profession=profession,
+        civility=civility,
         status=UserStatus.pending,
         terms_accepted_at=now,
         password_changed_at=now,
@@ -406,13 +443,25 @@ def unlock(session: Session, *, actor: User, user_id: int) -> User:
     return user
 
 
+_KEEP = object()
+
+
 def update_profile(
-    session: Session, *, actor: User, specialty: str, institution: str, rpps: str = ""
+    session: Session,
+    *,
+    actor: User,
+    specialty: str,
+    institution: str,
+    rpps: str = "",
+    civility: Civility | str | None | object = _KEEP,
 ) -> User:
-    """What one may change on one's own account without a code (name and email: by admins)."""
+    """What one may change on one's own account without a code (name, email and profession:
+    by admins). ``civility`` left out keeps the current form of address."""
     require_active(actor)
     if specialty not in SPECIALTIES:
         raise InvalidInput(_("Choisissez votre spécialité dans la liste."), field="specialty")
+    if civility is not _KEEP:
+        actor.civility = _check_civility(civility)  # type: ignore[arg-type]
     actor.specialty = specialty
     actor.institution = clean_text(
         institution, label=_("Établissement"), field="institution", max_length=200, required=True
@@ -428,6 +477,29 @@ def update_profile(
     )
     session.commit()
     return actor
+
+
+def set_profession(
+    session: Session, *, actor: User, user_id: int, profession: Profession | str
+) -> User:
+    """An admin corrects an account's profession (only physicians are addressed as "Dr")."""
+    require_admin(actor)
+    user = _get_user(session, user_id)
+    chosen = _check_profession(profession)
+    before = user.profession
+    user.profession = chosen
+    session.add(user)
+    audit.record(
+        session,
+        "account.profession_changed",
+        actor_id=actor.id,
+        target_type="user",
+        target_id=user.id,
+        before=str(before),
+        after=str(chosen),
+    )
+    session.commit()
+    return user
 
 
 def set_language(session: Session, *, actor: User, language: str | None) -> User:
@@ -495,8 +567,12 @@ def create_admin(
     phone: str,
     last_name: str = "Administrateur",
     first_name: str = "Plateforme",
+    profession: Profession = Profession.other,
 ) -> User:
-    """Create (or promote) an active admin account; for the command line, not for pages."""
+    """Create (or promote) an active admin account; for the command line, not for pages.
+
+    A new account is not a physician's unless ``profession`` says so: it is addressed by name
+    ("Plateforme Administrateur"), not "Dr". A promoted account keeps its profession."""
     email = normalize_email(email)
     phone = normalize_mobile(phone)
     check_password_strength(password, email=email)
@@ -511,6 +587,7 @@ def create_admin(
             phone=phone,
             specialty="Autre",
             institution="Plateforme",
+            profession=profession,
             status=UserStatus.active,
             terms_accepted_at=now,
             validated_at=now,

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from rcp import audit, directory, meeting_live, meetings
+from rcp import audit, directory, meeting_live, meetings, roles
 from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.errors import Conflict, NotFound, PermissionDenied
@@ -208,6 +208,8 @@ class Attendee:
     first_joined_at: datetime
     last_left_at: datetime | None  # None while present
     stays: int
+    # Only physicians' specialties make the quorum (rcp.opinions); others attend as well.
+    physician: bool = True
 
     @property
     def present(self) -> bool:
@@ -245,11 +247,12 @@ def attendees(session: Session, meeting_id: int) -> list[Attendee]:
         Attendee(
             user_id=uid,
             name=user.display_name,
-            specialty=user.specialty,
+            specialty=roles.stored_specialty(user),
             institution=user.institution,
             first_joined_at=first,
             last_left_at=lefts[uid],
             stays=stays[uid],
+            physician=roles.is_physician(user),
         )
         for uid, (user, first) in firsts.items()
     ]

@@ -14,6 +14,7 @@ from rcp.config import get_settings
 from rcp.dates import format_datetime
 from rcp.db import make_engine, session_scope, upgrade
 from rcp.errors import RcpError
+from rcp.models import Profession
 
 
 def _cmd_init(_args: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ def _cmd_create_admin(args: argparse.Namespace) -> int:
             phone=args.phone,
             last_name=args.last_name,
             first_name=args.first_name,
+            profession=Profession(args.profession),
         )
     # i18n: exempt (operator console)
     print(f"Administrateur prêt : {user.email}")
@@ -211,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phone", required=True, help="portable, reçoit les codes")
     p.add_argument("--last-name", default="Administrateur")
     p.add_argument("--first-name", default="Plateforme")
+    p.add_argument(
+        "--profession",
+        choices=[str(p) for p in Profession],
+        default=str(Profession.other),
+        # i18n: exempt (operator console)
+        help="« physician » pour un médecin (appelé « Dr ») ; par défaut « other »",
+    )
     # i18n: exempt (operator console)
     p.add_argument("--password-stdin", action="store_true", help="lire le mot de passe sur stdin")
     p.set_defaults(func=_cmd_create_admin)

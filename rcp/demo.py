@@ -19,6 +19,7 @@ from rcp import meeting_live
 from rcp.dates import PARIS
 from rcp.models import (
     Case,
+    Civility,
     Meeting,
     MeetingStatus,
     MemberRole,
@@ -26,6 +27,7 @@ from rcp.models import (
     Network,
     Participation,
     ParticipationStatus,
+    Profession,
     Rcp,
     RcpFamily,
     RcpMember,
@@ -49,6 +51,8 @@ class DemoPerson:
     # ARCEP's range reserved for fiction (06 39 98 xx xx): never a subscriber's number.
     phone: str
     is_admin: bool = False
+    profession: Profession = Profession.physician
+    civility: Civility | None = None
 
 
 PEOPLE: tuple[DemoPerson, ...] = (
@@ -62,6 +66,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
         "Plateforme RCP (démonstration)",
         "+33639980001",
         is_admin=True,
+        profession=Profession.other,
     ),
     DemoPerson(
         "assistante",
@@ -72,6 +77,8 @@ PEOPLE: tuple[DemoPerson, ...] = (
         # i18n: exempt (fictitious demo data)
         "CHU Démo-Nord, néphrologie",
         "+33639980002",
+        profession=Profession.rcp_secretary,
+        civility=Civility.madame,
     ),
     DemoPerson(
         "referent",
@@ -141,6 +148,8 @@ def seed_accounts(session: Session) -> dict[str, User]:
                 institution=person.institution,
                 status=UserStatus.active,
                 is_admin=person.is_admin,
+                profession=person.profession,
+                civility=person.civility,
                 terms_accepted_at=now,
                 validated_at=now,
                 password_changed_at=now,

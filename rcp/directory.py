@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, i18n, notify
+from rcp import audit, i18n, notify, roles
 from rcp.config import get_settings
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from rcp.i18n import N_, _
+from rcp.i18n import _
 from rcp.models import (
     COORDINATOR_ROLES,
     MemberRole,
@@ -31,12 +31,6 @@ from rcp.permissions import (
     require_coordinator,
 )
 from rcp.validation import clean_text
-
-ROLE_LABELS = {
-    MemberRole.doctor: N_("médecin"),
-    MemberRole.referent: N_("médecin référent"),
-    MemberRole.assistant: N_("assistant(e) RCP"),
-}
 
 
 @dataclass(frozen=True)
@@ -473,7 +467,7 @@ def request_membership(session: Session, *, actor: User, rcp_id: int) -> RcpMemb
                 ).format(
                     name=row.user.display_name,
                     requester=actor.display_name,
-                    specialty=actor.specialty,
+                    specialty=roles.qualification(actor),
                     institution=actor.institution,
                     rcp=t.rcp.name,
                     link=link,

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, i18n, notify
+from rcp import audit, i18n, notify, roles
 from rcp.config import get_settings
 from rcp.dates import format_date, format_datetime
 from rcp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -614,7 +614,7 @@ def _present(session: Session, meeting_id: int, now: datetime) -> tuple[PresentU
             seen[user.id] = PresentUser(  # type: ignore[index]
                 user_id=user.id,  # type: ignore[arg-type]
                 name=user.display_name,
-                specialty=user.specialty,
+                specialty=roles.stored_specialty(user),
                 institution=user.institution,
                 joined_at=attendance.joined_at,
             )

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, directory, i18n, notify
+from rcp import audit, directory, i18n, notify, roles
 from rcp.config import get_settings
 from rcp.dates import PARIS, format_date, format_date_long, format_datetime, format_time
 from rcp.errors import Conflict, InvalidInput, NotFound
@@ -30,13 +30,21 @@ from rcp.permissions import is_coordinator, membership, require_active, require_
 from rcp.validation import clean_text
 
 STATUS_LABELS = {
-    ParticipationStatus.invited: N_("invité(e)"),
+    ParticipationStatus.invited: N_("invité"),
     ParticipationStatus.requested: N_("demande en attente"),
     ParticipationStatus.confirmed: N_("participation confirmée"),
     ParticipationStatus.declined: N_("a décliné"),
     ParticipationStatus.refused: N_("demande refusée"),
 }
 MAX_DURATION = timedelta(hours=12)
+
+
+def participation_label(status: ParticipationStatus | str, user: User | None) -> str:
+    """A participation's status, in the person's form ("invitée", "invité")."""
+    status = ParticipationStatus(status)
+    if status == ParticipationStatus.invited:
+        return roles.by_form(user, _("invitée"), _("invité"))
+    return _(STATUS_LABELS[status])
 
 
 # --- time ------------------------------------------------------------------------------------
@@ -130,7 +138,7 @@ class ParticipantRow:
 
     @property
     def label(self) -> str:
-        return _(STATUS_LABELS[ParticipationStatus(self.participation.status)])
+        return participation_label(self.participation.status, self.user)
 
 
 @dataclass
@@ -421,7 +429,11 @@ def invite(session: Session, *, actor: User, meeting_id: int, user_id: int) -> P
     now = utcnow()
     if row is not None and row.status == ParticipationStatus.invited:
         raise Conflict(
-            _("{name} est déjà invité(e) à cette séance.").format(name=user.display_name)
+            roles.by_form(
+                user,
+                _("{name} est déjà invitée à cette séance."),
+                _("{name} est déjà invité à cette séance."),
+            ).format(name=user.display_name)
         )
     if row is not None and row.status == ParticipationStatus.confirmed:
         raise Conflict(_("{name} participe déjà à cette séance.").format(name=user.display_name))
@@ -523,7 +535,11 @@ def request_participation(session: Session, *, actor: User, meeting_id: int) -> 
         raise Conflict(_("Vous coordonnez cette RCP : vous participez d'office."))
     row = _participation(session, meeting.id, actor.id)  # type: ignore[arg-type]
     messages = {
-        ParticipationStatus.invited: _("Vous êtes déjà invité(e) : validez votre participation."),
+        ParticipationStatus.invited: roles.by_form(
+            actor,
+            _("Vous êtes déjà invitée : validez votre participation."),
+            _("Vous êtes déjà invité : validez votre participation."),
+        ),
         ParticipationStatus.requested: _("Votre demande est déjà envoyée."),
         ParticipationStatus.confirmed: _("Votre participation est déjà confirmée."),
         ParticipationStatus.refused: _(
@@ -556,7 +572,7 @@ def request_participation(session: Session, *, actor: User, meeting_id: int) -> 
                 ).format(
                     name=coordinator.user.display_name,
                     requester=actor.display_name,
-                    specialty=actor.specialty,
+                    specialty=roles.qualification(actor),
                     institution=actor.institution,
                     title=title,
                     link=_meeting_link(meeting),

@@ -128,11 +128,12 @@ class Profession(StrEnum):
     coordination_nurse = "coordination_nurse"  # infirmier(ère) de coordination
     genetic_counsellor = "genetic_counsellor"  # conseiller(ère) en génétique
     pharmacist = "pharmacist"  # pharmacien(ne)
+    other = "other"  # not a health profession: the platform's administration, IT
 
 
 class Civility(StrEnum):
     """How the person wishes to be addressed: the feminine or masculine form of a title
-    ("coordinatrice", "référent"); unset, both are written ("coordinateur·rice")."""
+    ("assistante", "référent"); unset, the masculine generic (rcp.roles says why)."""
 
     madame = "mme"
     monsieur = "m"

@@ -319,14 +319,16 @@ def _specialty_key(specialty: str) -> str:
 
 def _quorum(session: Session, ctx: CaseContext) -> QuorumView:
     # The room's real attendance: distinct users with an Attendance row for the meeting.
+    present = attendance.attendees(session, ctx.meeting.id)  # type: ignore[arg-type]
     attendees = [
         AttendeeRow(
             user_id=a.user_id, name=a.name, specialty=a.specialty.strip(), institution=a.institution
         )
-        for a in attendance.attendees(session, ctx.meeting.id)  # type: ignore[arg-type]
+        for a in present
     ]
     specialties: dict[str, str] = {}
-    for row in attendees:
+    # A quorum is of medical specialties: the secretary or a pharmacist attends, not counts.
+    for row in (r for r, a in zip(attendees, present, strict=True) if a.physician):
         key = _specialty_key(row.specialty)
         if key and key not in specialties:
             specialties[key] = row.specialty

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from rcp import dicom, i18n, labs
+from rcp import dicom, i18n, labs, roles
 from rcp.config import get_settings
 from rcp.dates import PARIS
 from rcp.directory import trail
@@ -258,7 +258,7 @@ def build_sheet_data(
         ),
         submitter=DoctorInfo(
             name=submitter.display_name,
-            specialty=submitter.specialty,
+            specialty=roles.stored_specialty(submitter),
             institution=submitter.institution,
         ),
         clinical=_clinical(case),

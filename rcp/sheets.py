@@ -35,6 +35,12 @@ from rcp.labs import LAB_TESTS, LabValue, format_value
 # --------------------------------------------------------------------------------------------
 
 
+def _stored_label(value: str) -> str:
+    """A specialty or profession stored in French (rcp.roles.stored_specialty), in the sheet's
+    language; one typed by hand or unknown to the catalogue stays as it is."""
+    return _(value) if value else ""
+
+
 @dataclass(frozen=True)
 class MeetingInfo:
     """The RCP session the case was discussed in."""
@@ -586,7 +592,8 @@ class _Writer:
             (_("Nom"), printable_text(doctor.name, single_line=True)),
             (
                 _("Spécialité"),
-                printable_text(doctor.specialty, single_line=True) or _("Non renseignée"),
+                printable_text(_stored_label(doctor.specialty), single_line=True)
+                or _("Non renseignée"),
             ),
             (
                 _("Établissement"),
@@ -786,7 +793,7 @@ class _Writer:
             for attendee in data.attendees:
                 row = table.row()
                 row.cell(printable_text(attendee.name, single_line=True))
-                row.cell(printable_text(attendee.specialty, single_line=True))
+                row.cell(printable_text(_stored_label(attendee.specialty), single_line=True))
         pdf.ln(2)
 
     def validation_block(self, data: SheetData) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rcp import auth
+from rcp import auth, roles
 from rcp.config import get_settings
 from rcp.i18n import _
 from rcp.models import User
@@ -12,7 +12,6 @@ from rcp.permissions import is_admin
 from rcp.ui import keys
 from rcp.ui.context import current_user, db, session_token
 from rcp.ui.redirect import browser_redirect
-from rcp.ui.text import translated
 
 
 def public_header() -> None:
@@ -46,7 +45,7 @@ def signed_in_header(user: User) -> None:
         _("{platform} · connecté : {name} ({specialty})").format(
             platform=settings.platform_name,
             name=user.display_name,
-            specialty=translated(user.specialty),
+            specialty=roles.qualification(user),
         )
     )
     right.button(

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from rcp import directory, meetings
+from rcp import directory, meetings, roles
 from rcp.dates import PARIS, format_datetime, today_paris
 from rcp.errors import RcpError
 from rcp.i18n import _, ngettext
@@ -20,7 +20,7 @@ from rcp.ui.links import (
     meeting_link,
     query_int,
 )
-from rcp.ui.text import escape_markdown, translated
+from rcp.ui.text import escape_markdown
 
 MEMBERS_PER_PAGE = 10
 
@@ -181,7 +181,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             c1.markdown(
                 _("**{name}** ({specialty}, {institution}) demande à devenir membre").format(
                     name=row.user.display_name,
-                    specialty=translated(row.user.specialty),
+                    specialty=roles.qualification(row.user),
                     institution=escape_markdown(row.user.institution),
                 )
             )
@@ -213,8 +213,8 @@ def _members_admin(user: User, rcp_id: int) -> None:
         for row in active[page.offset : page.offset + page.limit]:
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
             c1.markdown(
-                f"{row.user.display_name} — {_(directory.ROLE_LABELS[row.member.role])}, "
-                f"{translated(row.user.specialty)}"
+                f"{row.user.display_name} — {roles.role_label(row.member.role, row.user)}, "
+                f"{roles.qualification(row.user)}"
             )
             if row.member.role == "doctor" and c2.button(
                 _("Retirer"), key=f"rcp_member_rm_{row.member.id}"
@@ -238,7 +238,7 @@ def _members_admin(user: User, rcp_id: int) -> None:
             for doctor in [d for d in found if d.id not in known][:10]:
                 c1, c2 = st.columns([5, 1], vertical_alignment="center")
                 c1.markdown(
-                    f"{doctor.display_name} — {translated(doctor.specialty)}, "
+                    f"{doctor.display_name} — {roles.qualification(doctor)}, "
                     f"{escape_markdown(doctor.institution)}"
                 )
                 if c2.button(_("Ajouter"), key=f"rcp_member_add_{doctor.id}"):
@@ -270,7 +270,7 @@ def rcp_level(user: User, rcp_id: int) -> None:
     st.markdown(
         _("**Coordination :** {coordinators}").format(
             coordinators=", ".join(
-                f"{c.user.display_name} ({_(directory.ROLE_LABELS[c.member.role])})"
+                f"{c.user.display_name} ({roles.role_label(c.member.role, c.user)})"
                 for c in coordinators
             )
             or _("aucun coordinateur nommé")
@@ -293,7 +293,7 @@ def rcp_level(user: User, rcp_id: int) -> None:
         st.info(_("Votre demande d'adhésion attend la réponse des coordinateurs."))
     else:
         st.caption(
-            _("Vous êtes {role} de cette RCP.").format(role=_(directory.ROLE_LABELS[mine.role]))
+            _("Vous êtes {role} de cette RCP.").format(role=roles.role_label(mine.role, user))
         )
     if manage:
         _schedule_form(user, rcp_id)

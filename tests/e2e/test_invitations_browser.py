@@ -8,7 +8,7 @@ from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PHONE, shot, sign_in, wait_idl
 
 GUEST_EMAIL = "claire.morel@chu.example"
 GUEST_PASSWORD = "Une-Autre-Phrase-De-Passe"
-ADMIN_NAME = "Dr Plateforme Administrateur"
+ADMIN_NAME = "Plateforme Administrateur"  # not a physician: no "Dr"
 
 
 def test_invitation_link_leads_to_a_prefilled_registration_seen_by_the_admin(

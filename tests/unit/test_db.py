@@ -99,6 +99,8 @@ def test_cli_init_create_admin_seed_and_outbox(tmp_path: Path) -> None:
     with Session(engine) as session:
         emails = [u.email for u in session.exec(select(User).where(User.is_admin)).all()]
         assert sorted(emails) == ["admin@orkid.example", "chef@plateforme.example"]
+        chef = session.exec(select(User).where(User.email == "chef@plateforme.example")).one()
+        assert chef.profession == "other"  # no --profession physician: addressed by name
         count = session.exec(sa.select(sa.func.count()).select_from(User)).scalar_one()
         assert count == 7
     out = _cli("outbox", "--json", env_extra=env)
