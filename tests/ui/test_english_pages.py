@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from rcp.models import LoginSession
 from rcp.ui import language
 from tests.factories import (
     make_case,
@@ -20,6 +21,7 @@ from tests.factories import (
 )
 from tests.ui.conftest import new_app, texts
 from tests.ui.test_directory_pages import page
+from tests.unit.test_browsers import CHROME_LINUX
 
 
 def _labels(at) -> list[str]:
@@ -148,9 +150,14 @@ def test_the_opinion_page_speaks_english(db: Session) -> None:
 def test_my_account_and_the_equipment_test_speak_english(db: Session) -> None:
     user = english_user(db)
     token = sign_in(db, user)
+    for login in db.exec(select(LoginSession).where(LoginSession.user_id == user.id)).all():
+        login.user_agent = CHROME_LINUX
+        db.add(login)
+    db.commit()
     at = page("mon_compte", token)
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Profile", "Security", "Active sessions"]
+    assert "**Chrome 156 on Linux** (this session)" in texts(at)
     labels = _labels(at)
     assert "Current password" in labels and "Change the password" in labels
     for french in ("Mot de passe", "Enregistrer", "Établissement", "Spécialité"):
