@@ -194,3 +194,26 @@ def test_the_registrations_queue_speaks_english(db: Session) -> None:
     assert "Approve" in labels and "Refuse" in labels
     assert "Valider" not in labels and "Refuser" not in labels
     assert "1 pending registration, oldest first." in texts(at)
+
+
+def test_the_admin_pages_show_statuses_in_english_never_their_codes(db: Session) -> None:
+    """The outbox's "Statut : outbox" and the accounts' statuses: words, not codes."""
+    from rcp import notify
+    from tests.factories import make_admin
+
+    admin = make_admin(db)
+    admin.language = "en"
+    db.add(admin)
+    db.commit()
+    notify.send_email(db, to="someone@example.org", subject="Hello", body="Body")
+    db.commit()
+    token = sign_in(db, admin)
+    at = page("admin_boite_envoi", token)
+    assert not at.exception
+    shown = texts(at)
+    assert "Status: kept here (no transport configured)" in shown
+    assert "Status: outbox" not in shown and "Status: sent" not in shown
+    at = page("admin_comptes", token)
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert any(label.endswith("active · administrator") for label in labels), labels
