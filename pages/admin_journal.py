@@ -27,7 +27,13 @@ with st.form("journal_filters"):
     c1, c2, c3 = st.columns(3)
     action = c1.text_input(_("Action (début du nom, ex. « auth. »)"), key="journal_action")
     who = c2.text_input(_("Utilisateur (e-mail ou nom)"), key="journal_user")
-    target_type = c3.text_input(_("Type de cible (ex. case)"), key="journal_target_type")
+    # The target types by their names in the page's language (the code is what is searched).
+    target_type = c3.selectbox(
+        _("Type de cible"),
+        ["", *sorted(audit.TARGET_LABELS, key=audit.target_label)],
+        format_func=lambda code: audit.target_label(code) if code else _("tous"),
+        key="journal_target_type",
+    )
     c4, c5, c6 = st.columns(3)
     since = c4.date_input(_("Du"), value=None, key="journal_since", format="DD/MM/YYYY")
     until = c5.date_input(_("Au (inclus)"), value=None, key="journal_until", format="DD/MM/YYYY")
@@ -67,9 +73,11 @@ st.dataframe(
         {
             _("n°"): row.id,
             _("date"): format_datetime(row.created_at),
-            _("action"): row.action,
+            _("action"): audit.action_label(row.action),
+            # The code as recorded (what the action filter and the CSV export use).
+            _("code"): row.action,
             _("acteur"): row.actor,
-            _("cible"): f"{row.target_type} {row.target_id or ''}".strip(),
+            _("cible"): audit.target_label(row.target_type, row.target_id),
             _("détails"): row.details_text,
             _("IP"): row.ip_address,
         }

@@ -5,7 +5,7 @@ import html
 import segno
 import streamlit as st
 
-from rcp import accounts, auth, i18n, roles
+from rcp import accounts, auth, browsers, i18n, roles
 from rcp.dates import format_datetime
 from rcp.errors import RcpError
 from rcp.i18n import _
@@ -257,7 +257,7 @@ with sessions_tab:
         with st.container(border=True):
             this = current is not None and login.id == current.id
             label = _(" (cette session)") if this else ""
-            agent = login.user_agent[:80] or _("Navigateur inconnu")
+            agent = browsers.describe(login.user_agent)
             st.markdown(
                 f"**{agent}**{label}  \n"
                 + _("Ouverte le {opened} · dernière activité {seen} · adresse {address}").format(

@@ -379,11 +379,7 @@ with db() as session:
     current = attachments.list_attachments(session, actor=user, case_id=case.id)
 for item in current:
     cols = st.columns([5, 1], vertical_alignment="center")
-    cols[0].markdown(
-        _("{name} · {kind} · {size} Ko").format(
-            name=escape_markdown(item.original_name), kind=item.kind, size=item.size // 1024 + 1
-        )
-    )
+    cols[0].markdown(attachments.describe(item, name=escape_markdown(item.original_name)))
     if cols[1].button(_("Retirer"), key=f"soumettre_remove_{item.id}"):
         try:
             with db() as session:

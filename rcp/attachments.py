@@ -12,15 +12,40 @@ from typing import Any
 from pypdf import PdfReader
 from sqlmodel import Session, col, func, select
 
-from rcp import audit, dicom
+from rcp import audit, dicom, i18n
 from rcp.cases import editable_case, visible_case
 from rcp.config import get_settings
+from rcp.dates import format_size
 from rcp.errors import InvalidInput, NotFound
 from rcp.files import FileStore, Refusal, expand_upload, format_megabytes
 from rcp.i18n import N_, _, ngettext
 from rcp.models import Attachment, AttachmentKind, Case, User
 
 MB = 1024 * 1024
+# What a file is, in words (never the internal kind "pdf", "dicom").
+KIND_LABELS: dict[str, str] = {
+    AttachmentKind.pdf: N_("Compte rendu PDF"),
+    AttachmentKind.dicom: N_("Image DICOM"),
+    AttachmentKind.image: N_("Image"),
+    AttachmentKind.other: N_("Document"),
+}
+
+
+def kind_label(kind: str) -> str:
+    """ "Compte rendu PDF" / "PDF report", "Image DICOM" / "DICOM image", "Image"."""
+    return i18n.label(KIND_LABELS, str(kind), default=_("Document"))
+
+
+def describe(item: Any, *, name: str | None = None) -> str:
+    """A file as a list shows it: "cr.pdf · Compte rendu PDF · 39,2 Ko" / "cr.pdf · PDF
+    report · 39.2 kB" (``name``: the name as the caller shows it, escaped for markdown)."""
+    return _("{name} · {kind} · {size}").format(
+        name=item.original_name if name is None else name,
+        kind=kind_label(item.kind),
+        size=format_size(item.size),
+    )
+
+
 FILE_NOT_FOUND = N_("Fichier introuvable, ou vous n'avez pas accès à ce fichier.")
 
 

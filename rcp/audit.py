@@ -18,9 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, delete, func, or_, select
 
+from rcp import i18n
 from rcp.dates import PARIS, format_datetime, today_paris
 from rcp.errors import InvalidInput, NotFound
-from rcp.i18n import _
+from rcp.i18n import N_, _
 from rcp.models import Attachment, AuditEvent, Case, CaseStatus, Meeting, Opinion, User, utcnow
 from rcp.permissions import require_admin, require_coordinator
 
@@ -31,6 +32,131 @@ EXPORT_MAX_ROWS = 100_000
 CASE_VIEW_ACTIONS = ("case.viewed", "file.viewed", "opinion.viewed")
 CASE_DOWNLOAD_ACTIONS = ("file.downloaded", "opinion.sheet_downloaded")
 CASE_READ_ACTIONS = CASE_VIEW_ACTIONS + CASE_DOWNLOAD_ACTIONS
+
+
+# What each recorded action and target type means, for the journal (an internal code is never
+# the only thing shown). tests/unit/test_audit_labels.py fails on an action recorded anywhere
+# in rcp/ that has no label here.
+ACTION_LABELS: dict[str, str] = {
+    "account.admin_created": N_("Compte administrateur créé"),
+    "account.approved": N_("Inscription validée"),
+    "account.disabled": N_("Compte désactivé"),
+    "account.language_changed": N_("Langue du compte modifiée"),
+    "account.phone_changed": N_("Numéro de portable modifié"),
+    "account.profile_updated": N_("Profil modifié"),
+    "account.reactivated": N_("Compte réactivé"),
+    "account.registered": N_("Demande d'inscription"),
+    "account.registration_duplicate": N_("Inscription en double (adresse déjà connue)"),
+    "account.rejected": N_("Inscription refusée"),
+    "account.second_factor_reset": N_("Second facteur réinitialisé"),
+    "account.totp_disabled": N_("Application d'authentification retirée"),
+    "account.totp_enrolled": N_("Application d'authentification activée"),
+    "account.unlocked": N_("Compte débloqué"),
+    "audit.exported": N_("Journal exporté en CSV"),
+    "audit.purged": N_("Journal purgé (durée de conservation)"),
+    "auth.address_throttled": N_("Adresse IP freinée (trop d'échecs)"),
+    "auth.code_failed": N_("Code de connexion erroné"),
+    "auth.code_resent": N_("Code de connexion renvoyé"),
+    "auth.locked": N_("Connexion bloquée (trop d'échecs)"),
+    "auth.locked_attempt": N_("Tentative de connexion pendant un blocage"),
+    "auth.password_changed": N_("Mot de passe changé"),
+    "auth.password_ok": N_("Mot de passe correct (code demandé)"),
+    "auth.password_reset": N_("Mot de passe réinitialisé"),
+    "auth.reset_requested": N_("Réinitialisation du mot de passe demandée"),
+    "auth.reset_requested_unknown": N_("Réinitialisation demandée pour une adresse inconnue"),
+    "auth.second_factor_ok": N_("Second facteur validé"),
+    "auth.session_account_inactive": N_("Session close (compte inactif)"),
+    "auth.session_ended": N_("Session close"),
+    "auth.session_expired": N_("Session expirée"),
+    "auth.session_idle": N_("Session close pour inactivité"),
+    "auth.sessions_ended": N_("Toutes les sessions closes"),
+    "auth.sign_in": N_("Connexion"),
+    "auth.sign_in_failed": N_("Échec de connexion"),
+    "auth.sign_out": N_("Déconnexion"),
+    "case.closed_without_opinion": N_("Cas clos sans avis"),
+    "case.created": N_("Cas créé"),
+    "case.discussed": N_("Cas discuté"),
+    "case.postponed": N_("Cas reporté"),
+    "case.submitted": N_("Cas soumis"),
+    "case.updated": N_("Cas modifié"),
+    "case.viewed": N_("Cas consulté"),
+    "case.withdrawn": N_("Cas retiré"),
+    "chat.posted": N_("Message de discussion publié"),
+    "directory.family_created": N_("Famille de RCP créée"),
+    "directory.member_added": N_("Membre ajouté à une RCP"),
+    "directory.member_removed": N_("Membre retiré d'une RCP"),
+    "directory.membership_accepted": N_("Demande d'adhésion acceptée"),
+    "directory.membership_refused": N_("Demande d'adhésion refusée"),
+    "directory.membership_requested": N_("Adhésion à une RCP demandée"),
+    "directory.network_created": N_("Réseau créé"),
+    "directory.rcp_created": N_("RCP créée"),
+    "directory.rcp_updated": N_("RCP modifiée"),
+    "directory.role_set": N_("Rôle attribué"),
+    "file.downloaded": N_("Fichier téléchargé"),
+    "file.removed": N_("Fichier retiré"),
+    "file.series_downloaded": N_("Série DICOM téléchargée (anonymisée)"),
+    "file.uploaded": N_("Fichier ajouté"),
+    "file.viewed": N_("Fichier consulté"),
+    "invite.created": N_("Invitation envoyée"),
+    "invite.resent": N_("Invitation renvoyée"),
+    "invite.revoked": N_("Invitation révoquée"),
+    "meeting.cancelled": N_("Séance annulée"),
+    "meeting.closed": N_("Séance clôturée"),
+    "meeting.current_case_set": N_("Cas en cours changé"),
+    "meeting.hand_cleared": N_("Main baissée par l'animateur"),
+    "meeting.hand_lowered": N_("Main baissée"),
+    "meeting.hand_raised": N_("Main levée"),
+    "meeting.invitation_confirmed": N_("Participation confirmée"),
+    "meeting.invitation_declined": N_("Participation déclinée"),
+    "meeting.invited": N_("Invitation à une séance"),
+    "meeting.participation_requested": N_("Participation à une séance demandée"),
+    "meeting.reopened": N_("Séance rouverte"),
+    "meeting.request_accepted": N_("Demande de participation acceptée"),
+    "meeting.request_refused": N_("Demande de participation refusée"),
+    "meeting.scheduled": N_("Séance programmée"),
+    "meeting.updated": N_("Séance modifiée"),
+    "opinion.correction_opened": N_("Correction d'avis ouverte"),
+    "opinion.draft_created": N_("Brouillon d'avis créé"),
+    "opinion.draft_saved": N_("Brouillon d'avis enregistré"),
+    "opinion.key_image_chosen": N_("Image clé choisie"),
+    "opinion.sheet_downloaded": N_("Fiche RCP téléchargée"),
+    "opinion.validated": N_("Avis validé"),
+    "opinion.viewed": N_("Avis consulté"),
+    "room.joined": N_("Entrée dans la salle"),
+    "room.left": N_("Sortie de la salle"),
+    "room.screen_granted": N_("Partage d'écran accordé"),
+    "room.screen_withdrawn": N_("Partage d'écran retiré"),
+    "system.fsck_repaired": N_("Fichiers réparés (vérification du stockage)"),
+}
+TARGET_LABELS: dict[str, str] = {
+    "attachment": N_("Fichier"),
+    "attendance": N_("Présence"),
+    "case": N_("Cas"),
+    "chatmessage": N_("Message"),
+    "family": N_("Famille de RCP"),
+    "invite": N_("Invitation"),
+    "loginsession": N_("Session"),
+    "meeting": N_("Séance"),
+    "network": N_("Réseau"),
+    "opinion": N_("Avis"),
+    "participation": N_("Participation"),
+    "rcp": N_("RCP"),
+    "rcpmember": N_("Membre de RCP"),
+    "user": N_("Compte"),
+}
+
+
+def action_label(action: str) -> str:
+    """What ``action`` means, in the current language (an unknown code: the code itself)."""
+    return i18n.label(ACTION_LABELS, action)
+
+
+def target_label(target_type: str, target_id: int | None = None) -> str:
+    """ "Cas 41" / "Case 41"; "" when the event has no target."""
+    if not target_type:
+        return ""
+    kind = i18n.label(TARGET_LABELS, target_type)
+    return f"{kind} {target_id}" if target_id is not None else kind
 
 
 # The client address of the request being served: set by the HTTP middleware for the

@@ -10,7 +10,7 @@ from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
 from rcp import i18n
-from rcp.i18n import _
+from rcp.i18n import N_, _, ngettext
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -82,3 +82,29 @@ def format_number(value: float | int, *, digits: int | None = None) -> str:
         return babel_numbers.format_decimal(value, locale=_locale())
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return babel_numbers.format_decimal(value, format=pattern, locale=_locale())
+
+
+# A file's size in the units French readers know (1 Ko = 1024 octets), and in English.
+_SIZE_UNITS = (N_("{size} Ko"), N_("{size} Mo"), N_("{size} Go"))
+
+
+def format_size(size: int) -> str:
+    """'39,2 Ko' / '39.2 kB', '1,5 Mo' / '1.5 MB', '512 octets' / '512 bytes'."""
+    if size < 1024:
+        return ngettext("{count} octet", "{count} octets", size).format(count=format_number(size))
+    value = size / 1024
+    unit = _SIZE_UNITS[0]
+    for unit in _SIZE_UNITS:
+        if value < 1024 or unit == _SIZE_UNITS[-1]:
+            break
+        value /= 1024
+    pattern = "#,##0.#" if value < 100 else "#,##0"
+    number = babel_numbers.format_decimal(value, format=pattern, locale=_locale())
+    return _(unit).format(size=number)
+
+
+def format_megabytes(size: int) -> str:
+    """A limit in Mo (2**20 octets): '50 Mo' / '50 MB', '1,5 Mo' / '1.5 MB'."""
+    value = size / (1024 * 1024)
+    digits = 0 if value >= 10 or value.is_integer() else 1
+    return _("{size} Mo").format(size=format_number(value, digits=digits))

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from babel.numbers import get_decimal_symbol
 from PIL import Image
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -33,12 +34,13 @@ from pydicom.uid import (
 )
 
 from rcp.errors import InvalidInput
+from rcp.i18n import FORMAT_LOCALES, N_, _, current
 
 DicomSource = bytes | str | os.PathLike[str]
 """Raw file content, or the path of a file on disk."""
 
-CONTACT_ASSISTANT = "Si le problème persiste, contactez l'assistant de votre RCP."
-"""Every DICOM-related error message ends with this sentence."""
+CONTACT_ASSISTANT = N_("Si le problème persiste, contactez l'assistant de votre RCP.")
+"""Every DICOM-related error message ends with this sentence (translated: ``_(…)``)."""
 
 MAX_FRAME_PIXELS = 4096 * 4096
 """Largest frame (rows × columns) accepted, checked from the header of every file before any
@@ -66,7 +68,7 @@ _RAW_DICOM_FIRST_GROUPS = frozenset({0x0002, 0x0008})
 
 # Transfer syntaxes met in real files that pydicom 3.0 cannot decode, named for the message.
 _UNSUPPORTED_SYNTAXES = {
-    "1.2.840.113619.5.2": "syntaxe privée GE « Implicit VR Big Endian »",
+    "1.2.840.113619.5.2": N_("syntaxe privée GE « Implicit VR Big Endian »"),
 }
 
 DEFLATED_IMAGE_FRAME_COMPRESSION = "1.2.840.10008.1.2.8.1"
@@ -90,23 +92,25 @@ def _syntax_refusal(ds: Dataset) -> str | None:
         return None
     syntax = UID(value)
     if value.startswith(_VIDEO_SYNTAX_PREFIX):
-        return (
-            f"Le fichier DICOM contient une vidéo ({syntax.name}) : la plateforme n'affiche "
+        return _(
+            "Le fichier DICOM contient une vidéo ({syntax}) : la plateforme n'affiche "
             "que des images. Exportez des images fixes depuis la console ou le PACS."
-        )
+        ).format(syntax=syntax.name)
     if not syntax.is_transfer_syntax and value != DEFLATED_IMAGE_FRAME_COMPRESSION:
-        known = _UNSUPPORTED_SYNTAXES.get(value, "syntaxe inconnue")
-        return (
-            f"Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
-            f"sait pas lire ({value}, {known}). Exportez les images depuis la console ou le "
+        named = _UNSUPPORTED_SYNTAXES.get(value)
+        known = _(named) if named else _("syntaxe inconnue")
+        return _(
+            "Le fichier DICOM est encodé dans une syntaxe de transfert que la plateforme ne "
+            "sait pas lire ({uid}, {known}). Exportez les images depuis la console ou le "
             "PACS en DICOM standard (non compressé ou JPEG)."
-        )
+        ).format(uid=value, known=known)
     return None
 
 
 def dicom_error(problem: str) -> InvalidInput:
-    """Build the user error for a DICOM problem, ending with the advice to call the assistant."""
-    return InvalidInput(f"{problem} {CONTACT_ASSISTANT}")
+    """Build the user error for a DICOM problem (already translated), ending with the advice
+    to call the assistant."""
+    return InvalidInput(f"{problem} {_(CONTACT_ASSISTANT)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ def _read(source: DicomSource, *, stop_before_pixels: bool) -> Dataset:
     """Read a dataset, refusing non-DICOM content with a French message."""
     if isinstance(source, bytes | bytearray):
         if not is_dicom(source if isinstance(source, bytes) else bytes(source)):
-            raise dicom_error("Ce fichier n'est pas un fichier DICOM.")
+            raise dicom_error(_("Ce fichier n'est pas un fichier DICOM."))
         force = not has_dicm_magic(source)
     else:
         with open(source, "rb") as handle:
@@ -163,11 +167,13 @@ def _read(source: DicomSource, *, stop_before_pixels: bool) -> Dataset:
         if force:
             with open(source, "rb") as handle:
                 if not is_dicom(handle.read()):
-                    raise dicom_error("Ce fichier n'est pas un fichier DICOM.")
+                    raise dicom_error(_("Ce fichier n'est pas un fichier DICOM."))
     try:
         ds = dcmread(_open_source(source), force=force, stop_before_pixels=stop_before_pixels)
     except Exception as exc:  # pydicom raises many kinds on damaged headers
-        raise dicom_error("Le fichier DICOM est illisible (en-tête tronqué ou corrompu).") from exc
+        raise dicom_error(
+            _("Le fichier DICOM est illisible (en-tête tronqué ou corrompu).")
+        ) from exc
     _repair_transfer_syntax(ds)
     return ds
 
@@ -333,7 +339,7 @@ def summarize(source: DicomSource) -> dict[str, Any]:
         return _summary_from_dataset(ds, pixels_read=False)
     except Exception as exc:  # malformed values, or sequences cut short (OSError, EOFError)
         raise dicom_error(
-            "L'en-tête DICOM est incomplet ou contient des valeurs invalides."
+            _("L'en-tête DICOM est incomplet ou contient des valeurs invalides.")
         ) from exc
 
 
@@ -390,30 +396,34 @@ def check_dicom(data: bytes) -> dict[str, Any]:
     """
     ds = _read(data, stop_before_pixels=False)
     if len(ds) == 0 or _cut_short(ds, len(data)):
-        raise dicom_error("Le fichier DICOM est tronqué (fichier incomplet).")
+        raise dicom_error(_("Le fichier DICOM est tronqué (fichier incomplet)."))
     try:
         # Only the values the platform uses are converted: a malformed private or unrelated
         # element does not stop a file that pydicom and the viewer can read.
         summary = _summary_from_dataset(ds, pixels_read=True)
     except Exception as exc:  # malformed values, or sequences cut short (OSError, EOFError)
         raise dicom_error(
-            "L'en-tête DICOM est incomplet ou contient des valeurs invalides."
+            _("L'en-tête DICOM est incomplet ou contient des valeurs invalides.")
         ) from exc
     if not summary["sop_class_uid"] and not summary["rows"]:
-        raise dicom_error("Le fichier DICOM est vide ou tronqué (aucun objet DICOM lisible).")
+        raise dicom_error(_("Le fichier DICOM est vide ou tronqué (aucun objet DICOM lisible)."))
     pixel_keyword = _pixel_keyword(ds)
     if pixel_keyword is None:
         is_image_class = "Image Storage" in str(summary["sop_class_name"] or "")
         if is_image_class or (summary["rows"] and summary["columns"] and "BitsAllocated" in ds):
             raise dicom_error(
-                "Le fichier DICOM ne contient pas les données de son image (fichier tronqué "
-                "ou incomplet)."
+                _(
+                    "Le fichier DICOM ne contient pas les données de son image (fichier tronqué "
+                    "ou incomplet)."
+                )
             )
         return summary
     frames_value = ds.get("NumberOfFrames")
     if frames_value not in (None, "") and not str(frames_value).strip().isdigit():
         raise dicom_error(
-            f"L'en-tête DICOM annonce un nombre d'images invalide (« {frames_value} »)."
+            _("L'en-tête DICOM annonce un nombre d'images invalide (« {value} »).").format(
+                value=frames_value
+            )
         )
     missing = [
         keyword
@@ -422,22 +432,34 @@ def check_dicom(data: bytes) -> dict[str, Any]:
     ]
     if missing:
         raise dicom_error(
-            f"Le fichier DICOM est incomplet : attributs d'image manquants ({', '.join(missing)})."
+            _("Le fichier DICOM est incomplet : attributs d'image manquants ({names}).").format(
+                names=", ".join(missing)
+            )
         )
     frames = int(summary["frames"] or 1)
     rows, columns = int(ds.Rows), int(ds.Columns)
     if rows <= 0 or columns <= 0:
-        raise dicom_error(f"Les dimensions de l'image DICOM ({columns} × {rows}) sont invalides.")
+        raise dicom_error(
+            _("Les dimensions de l'image DICOM ({columns} × {rows}) sont invalides.").format(
+                columns=columns, rows=rows
+            )
+        )
     if rows * columns > MAX_FRAME_PIXELS:
         side = int(MAX_FRAME_PIXELS**0.5)
         raise dicom_error(
-            f"L'image DICOM est trop grande ({columns} × {rows} pixels ; au plus {side} × {side})."
+            _(
+                "L'image DICOM est trop grande ({columns} × {rows} pixels ; au plus "
+                "{side} × {side})."
+            ).format(columns=columns, rows=rows, side=side)
         )
     if frames <= 0 or _expected_native_bytes(ds, frames) > MAX_DECODED_BYTES:
         raise dicom_error(
-            f"L'image DICOM annonce une taille décompressée trop grande ({frames} image(s) de "
-            f"{columns} × {rows} pixels ; au plus {MAX_DECODED_BYTES // 1024**2} Mo décompressés "
-            "par fichier)."
+            _(
+                "L'image DICOM annonce une taille décompressée trop grande ({frames} image(s) de "
+                "{columns} × {rows} pixels ; au plus {megabytes} Mo décompressés par fichier)."
+            ).format(
+                frames=frames, columns=columns, rows=rows, megabytes=MAX_DECODED_BYTES // 1024**2
+            )
         )
     syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     refusal = _syntax_refusal(ds)
@@ -446,15 +468,17 @@ def check_dicom(data: bytes) -> dict[str, Any]:
     if str(syntax) != DEFLATED_IMAGE_FRAME_COMPRESSION and not syntax.is_compressed:
         if len(ds[pixel_keyword].value) < _expected_native_bytes(ds, frames):
             raise dicom_error(
-                "Le fichier DICOM est tronqué : les données d'image sont incomplètes."
+                _("Le fichier DICOM est tronqué : les données d'image sont incomplètes.")
             )
         return summary
     try:
         _decode_pixels(ds, ds, 0)
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
         raise dicom_error(
-            "L'image DICOM compressée ne peut pas être décodée (fichier corrompu "
-            "ou compression non prise en charge)."
+            _(
+                "L'image DICOM compressée ne peut pas être décodée (fichier corrompu "
+                "ou compression non prise en charge)."
+            )
         ) from exc
     return summary
 
@@ -1047,16 +1071,16 @@ def _frame_count(ds: Dataset) -> int:
 def _check_header_for_display(ds: Dataset) -> tuple[int, bool, bool, int]:
     """(frames, colour, MONOCHROME1, decoded bytes per frame) from a header, or refuse."""
     if not (ds.get("Rows") and ds.get("Columns") and "BitsAllocated" in ds):
-        raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
+        raise dicom_error(_("Ce fichier DICOM ne contient pas d'image affichable."))
     try:
         frames = _frame_count(ds)
         rows, columns = int(ds.Rows), int(ds.Columns)
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
         photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     except (TypeError, ValueError) as exc:
-        raise dicom_error("L'en-tête DICOM contient des valeurs d'image invalides.") from exc
+        raise dicom_error(_("L'en-tête DICOM contient des valeurs d'image invalides.")) from exc
     if frames <= 0 or rows <= 0 or columns <= 0 or rows * columns > MAX_FRAME_PIXELS:
-        raise dicom_error("L'image DICOM est trop grande pour être affichée.")
+        raise dicom_error(_("L'image DICOM est trop grande pour être affichée."))
     color = samples == 3 or photometric == "PALETTE COLOR"
     return frames, color, photometric == "MONOCHROME1", working_frame_bytes(rows, columns, color)
 
@@ -1097,14 +1121,16 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
             _check_header_for_display(ds)
             if _expected_native_bytes(ds, _frame_count(ds)) > MAX_DEFLATED_BYTES:
                 raise dicom_error(
-                    "Ce fichier DICOM compressé en « Deflate » est trop volumineux pour la "
-                    "visionneuse. Exportez les images depuis la console ou le PACS en DICOM "
-                    "standard (non compressé ou JPEG)."
+                    _(
+                        "Ce fichier DICOM compressé en « Deflate » est trop volumineux pour la "
+                        "visionneuse. Exportez les images depuis la console ou le PACS en DICOM "
+                        "standard (non compressé ou JPEG)."
+                    )
                 )
     if not multi_frame_path:
         ds = _read(source, stop_before_pixels=False)
         if _pixel_keyword(ds) is None:
-            raise dicom_error("Ce fichier DICOM ne contient pas d'image affichable.")
+            raise dicom_error(_("Ce fichier DICOM ne contient pas d'image affichable."))
     frames_count, is_color, monochrome1, _size = _check_header_for_display(ds)
     refusal = _syntax_refusal(ds)
     if refusal is not None:
@@ -1130,8 +1156,10 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
         raise
     except Exception as exc:  # decoders raise many kinds; all mean "corrupt"
         raise dicom_error(
-            "Les images de ce fichier DICOM ne peuvent pas être décodées (fichier corrompu, "
-            "tronqué ou compression non prise en charge)."
+            _(
+                "Les images de ce fichier DICOM ne peuvent pas être décodées (fichier corrompu, "
+                "tronqué ou compression non prise en charge)."
+            )
         ) from exc
     try:
         per_frame_ndim = 3 if is_color else 2
@@ -1143,7 +1171,7 @@ def decode_frame(source: DicomSource, index: int = 0) -> tuple[np.ndarray, bool,
     except InvalidInput:
         raise
     except Exception as exc:
-        raise dicom_error("Les valeurs d'image de ce fichier DICOM sont incohérentes.") from exc
+        raise dicom_error(_("Les valeurs d'image de ce fichier DICOM sont incohérentes.")) from exc
     return frame, monochrome1, ds
 
 
@@ -1265,7 +1293,7 @@ def window_any(frame: np.ndarray, center: float, width: float) -> np.ndarray:
     if width >= 1:
         return window_frame(frame, center, width)
     if not width > 0:
-        raise InvalidInput("La largeur de fenêtre doit être positive.", field="width")
+        raise InvalidInput(_("La largeur de fenêtre doit être positive."), field="width")
     return _exact_or_sigmoid(frame, Voi(center=center, width=width, function="LINEAR_EXACT"))
 
 
@@ -1364,7 +1392,7 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
     """
     cache_key = tuple(keys)
     if not cache_key:
-        raise dicom_error("La série ne contient aucune image.")
+        raise dicom_error(_("La série ne contient aucune image."))
     with _cache_lock:
         cached = _cache.get(cache_key)
         if cached is not None:
@@ -1386,7 +1414,7 @@ def load_volume(keys: Sequence[str], load: Callable[[str], DicomSource]) -> Volu
             order = _frame_order(ds, frames)
             frame_vois = [None] * frames if is_color else _frame_vois(ds, order, known_vois)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise dicom_error("L'en-tête DICOM contient des valeurs d'image invalides.") from exc
+            raise dicom_error(_("L'en-tête DICOM contient des valeurs d'image invalides.")) from exc
         refs.extend((key, i) for i in order)
         vois.extend(frame_vois)
         monochrome1.extend([inverted] * frames)
@@ -1485,7 +1513,7 @@ def window_to_uint8(values: np.ndarray, center: float, width: float) -> np.ndarr
         When ``width`` is below 1 (the standard forbids it).
     """
     if not width >= 1:
-        raise InvalidInput("La largeur de fenêtre doit être d'au moins 1.", field="width")
+        raise InvalidInput(_("La largeur de fenêtre doit être d'au moins 1."), field="width")
     x = np.asarray(values, dtype=np.float64)
     if width == 1:
         return np.where(x <= center - 0.5, 0, 255).astype(np.uint8)
@@ -1780,33 +1808,39 @@ def identity_differences(
         if not (last_ok and first_ok) and swapped:
             found.append(
                 IdentityDifference(
-                    "nom et prénom inversés",
+                    N_("nom et prénom inversés"),
                     shown,
                     f"{last_name} {first_name}",
-                    f"Le nom et le prénom semblent inversés dans l'en-tête DICOM (« {shown} ») "
-                    f"par rapport au dossier (« {last_name} {first_name} ») : vérifiez qu'il "
-                    "s'agit bien du même patient.",
+                    _(
+                        "Le nom et le prénom semblent inversés dans l'en-tête DICOM (« {shown} ») "
+                        "par rapport au dossier (« {case} ») : vérifiez qu'il s'agit bien du "
+                        "même patient."
+                    ).format(shown=shown, case=f"{last_name} {first_name}"),
                 )
             )
         else:
             if not last_ok:
                 found.append(
                     IdentityDifference(
-                        "nom",
+                        N_("nom"),
                         header_last,
                         last_name,
-                        f"Le nom du patient dans l'en-tête DICOM (« {header_last} ») ne "
-                        f"correspond pas au nom du dossier (« {last_name} »).",
+                        _(
+                            "Le nom du patient dans l'en-tête DICOM (« {header} ») ne "
+                            "correspond pas au nom du dossier (« {case} »)."
+                        ).format(header=header_last, case=last_name),
                     )
                 )
             if not first_ok:
                 found.append(
                     IdentityDifference(
-                        "prénom",
+                        N_("prénom"),
                         header_first,
                         first_name,
-                        f"Le prénom du patient dans l'en-tête DICOM (« {header_first} ») ne "
-                        f"correspond pas au prénom du dossier (« {first_name} »).",
+                        _(
+                            "Le prénom du patient dans l'en-tête DICOM (« {header} ») ne "
+                            "correspond pas au prénom du dossier (« {case} »)."
+                        ).format(header=header_first, case=first_name),
                     )
                 )
     header_birth = _parse_date(summary.get("patient_birth_date"))
@@ -1814,12 +1848,13 @@ def identity_differences(
     if header_birth is not None and case_birth is not None and header_birth != case_birth:
         found.append(
             IdentityDifference(
-                "date de naissance",
+                N_("date de naissance"),
                 _format_date(header_birth),
                 _format_date(case_birth),
-                "La date de naissance dans l'en-tête DICOM "
-                f"({_format_date(header_birth)}) ne correspond pas à celle du dossier "
-                f"({_format_date(case_birth)}).",
+                _(
+                    "La date de naissance dans l'en-tête DICOM ({header}) ne correspond pas à "
+                    "celle du dossier ({case})."
+                ).format(header=_format_date(header_birth), case=_format_date(case_birth)),
             )
         )
     header_sex = str(summary.get("patient_sex") or "").strip().upper()[:1]
@@ -1828,11 +1863,13 @@ def identity_differences(
     if header_sex in ("F", "M") and case_sex in ("F", "M") and header_sex != case_sex:
         found.append(
             IdentityDifference(
-                "sexe",
+                N_("sexe"),
                 header_sex,
                 case_sex,
-                f"Le sexe indiqué dans l'en-tête DICOM ({header_sex}) ne correspond pas à "
-                f"celui du dossier ({case_sex}).",
+                _(
+                    "Le sexe indiqué dans l'en-tête DICOM ({header}) ne correspond pas à "
+                    "celui du dossier ({case})."
+                ).format(header=header_sex, case=case_sex),
             )
         )
     return found
@@ -1859,21 +1896,24 @@ def patient_mismatch(
 def describe_differences(differences: Sequence[IdentityDifference]) -> str:
     """One line listing the differing fields: « nom (en-tête « X », dossier « Y »), … »."""
     return ", ".join(
-        f"{d.field} (en-tête « {d.header} », dossier « {d.case} »)" for d in differences
+        _("{field} (en-tête « {header} », dossier « {case} »)").format(
+            field=_(d.field), header=d.header, case=d.case
+        )
+        for d in differences
     )
 
 
 _MODALITY_LABELS = {
-    "CT": "Scanner (CT)",
-    "MR": "IRM (MR)",
-    "US": "Échographie (US)",
-    "CR": "Radiographie (CR)",
-    "DX": "Radiographie (DX)",
-    "PT": "TEP (PT)",
-    "NM": "Médecine nucléaire (NM)",
-    "XA": "Angiographie (XA)",
-    "OT": "Autre (OT)",
-    "SM": "Microscopie (SM)",
+    "CT": N_("Scanner (CT)"),
+    "MR": N_("IRM (MR)"),
+    "US": N_("Échographie (US)"),
+    "CR": N_("Radiographie (CR)"),
+    "DX": N_("Radiographie (DX)"),
+    "PT": N_("TEP (PT)"),
+    "NM": N_("Médecine nucléaire (NM)"),
+    "XA": N_("Angiographie (XA)"),
+    "OT": N_("Autre (OT)"),
+    "SM": N_("Microscopie (SM)"),
 }
 
 
@@ -1883,7 +1923,7 @@ def _french_date(value: Any) -> str | None:
 
 
 def _number_text(value: float) -> str:
-    return f"{value:g}".replace(".", ",")
+    return f"{value:g}".replace(".", get_decimal_symbol(FORMAT_LOCALES[current()]))
 
 
 def display_metadata(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -1893,34 +1933,36 @@ def display_metadata(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """
     last, first = split_person_name(summary.get("patient_name"))
     rows: list[tuple[str, str | None]] = [
-        ("Patient", " ".join(p for p in (last, first) if p) or None),
-        ("Date de naissance", _french_date(summary.get("patient_birth_date"))),
-        ("Sexe", summary.get("patient_sex")),
-        ("Date de l'examen", _french_date(summary.get("study_date"))),
-        ("Examen", summary.get("study_description")),
+        (_("Patient"), " ".join(p for p in (last, first) if p) or None),
+        (_("Date de naissance"), _french_date(summary.get("patient_birth_date"))),
+        (_("Sexe"), summary.get("patient_sex")),
+        (_("Date de l'examen"), _french_date(summary.get("study_date"))),
+        (_("Examen"), summary.get("study_description")),
         (
-            "Modalité",
-            _MODALITY_LABELS.get(str(summary.get("modality")), summary.get("modality")),
+            _("Modalité"),
+            _(_MODALITY_LABELS[str(summary.get("modality"))])
+            if str(summary.get("modality")) in _MODALITY_LABELS
+            else summary.get("modality"),
         ),
-        ("Série", summary.get("series_description")),
-        ("N° de série", _str_or_none(summary.get("series_number"))),
-        ("N° d'image", _str_or_none(summary.get("instance_number"))),
+        (_("Série"), summary.get("series_description")),
+        (_("N° de série"), _str_or_none(summary.get("series_number"))),
+        (_("N° d'image"), _str_or_none(summary.get("instance_number"))),
     ]
     if summary.get("rows") and summary.get("columns"):
-        rows.append(("Matrice", f"{summary['columns']} × {summary['rows']}"))
+        rows.append((_("Matrice"), f"{summary['columns']} × {summary['rows']}"))
     frames = summary.get("frames")
     if frames and int(frames) > 1:
-        rows.append(("Images dans le fichier", str(frames)))
+        rows.append((_("Images dans le fichier"), str(frames)))
     spacing = summary.get("pixel_spacing")
     if spacing:
         rows.append(
-            ("Taille du pixel", f"{_number_text(spacing[0])} × {_number_text(spacing[1])} mm")
+            (_("Taille du pixel"), f"{_number_text(spacing[0])} × {_number_text(spacing[1])} mm")
         )
     thickness = summary.get("slice_thickness")
     if thickness:
-        rows.append(("Épaisseur de coupe", f"{_number_text(float(thickness))} mm"))
-    rows.append(("Type d'image", summary.get("photometric_interpretation")))
-    rows.append(("Compression", summary.get("transfer_syntax_name")))
+        rows.append((_("Épaisseur de coupe"), f"{_number_text(float(thickness))} mm"))
+    rows.append((_("Type d'image"), summary.get("photometric_interpretation")))
+    rows.append((_("Compression"), summary.get("transfer_syntax_name")))
     return [(label, str(value)) for label, value in rows if value not in (None, "")]
 
 

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from PIL import Image
 
-from rcp import dicom
+from rcp import dates, dicom
 from rcp.errors import InvalidInput, StorageError
 from rcp.i18n import _
 
@@ -119,10 +119,9 @@ def _extension(name: str) -> str:
 
 
 def format_megabytes(size: int) -> str:
-    """Size in Mo (2**20 bytes), French style: 52428800 -> "50 Mo", 1572864 -> "1,5 Mo"."""
-    value = size / (1024 * 1024)
-    text = f"{value:.0f}" if value >= 10 or value.is_integer() else f"{value:.1f}"
-    return f"{text.replace('.', ',')} Mo"
+    """Size in Mo (2**20 bytes) in the current language: 52428800 -> "50 Mo" / "50 MB",
+    1572864 -> "1,5 Mo" / "1.5 MB"."""
+    return dates.format_megabytes(size)
 
 
 # --------------------------------------------------------------------------------------------

@@ -135,11 +135,7 @@ def attached_files(files: list) -> None:
     for item in others:
         url = f"/files/{item.id}"
         cols = st.columns([4, 1, 1], vertical_alignment="center")
-        cols[0].markdown(
-            _("{name} · {kind} · {size} Ko").format(
-                name=escape_markdown(item.original_name), kind=item.kind, size=item.size // 1024 + 1
-            )
-        )
+        cols[0].markdown(attachments.describe(item, name=escape_markdown(item.original_name)))
         cols[1].link_button(_("Ouvrir"), url, width="stretch")
         cols[2].link_button(_("Télécharger"), f"{url}?download=1", width="stretch")
         if item.kind == AttachmentKind.image:

@@ -94,7 +94,9 @@ def test_member_submits_a_case_with_a_series_and_a_report(demo, browser, tmp_pat
         re.compile(rf"Brouillon enregistré avec {len(files)} fichier\(s\) ajouté\(s\) au cas")
     ).wait_for(timeout=60_000)
     wait_idle(page)
-    assert page.get_by_text("compte_rendu.pdf · pdf").count() == 1  # listed once, stored
+    assert (
+        page.get_by_text("compte_rendu.pdf · Compte rendu PDF").count() == 1
+    )  # listed once, stored
     shot(page, "cases_02_files_added")
     page.get_by_role("button", name="Soumettre le cas").click()
     page.get_by_text("Cas soumis à la RCP").wait_for()

@@ -38,16 +38,37 @@ def test_admin_filters_the_journal_and_gets_an_export_button(db: Session) -> Non
     db.commit()
     at = page("admin_journal", sign_in(db, admin))
     assert not at.exception
-    assert "case.viewed" in {row["action"] for row in _table(at)}
+    # The action and its target by name; the code beside them (what the filter searches).
+    assert ("Cas consulté", "case.viewed") in {(row["action"], row["code"]) for row in _table(at)}
+    assert "Fichier 5" in {row["cible"] for row in _table(at)}
     assert list(link_buttons(at)) == ["Exporter en CSV"]
 
     at.text_input(key="journal_action").input("case.")
     at.text_input(key="journal_user").input("journalisé")
     at = at.button(key="FormSubmitter:journal_filters-Filtrer").click().run()
     (row,) = _table(at)
-    assert (row["action"], row["cible"]) == ("case.viewed", "case 41")
+    assert (row["action"], row["code"], row["cible"]) == ("Cas consulté", "case.viewed", "Cas 41")
     assert doctor.email in row["acteur"]
     assert "1** événement(s)" in texts(at)
+
+
+def test_the_journal_names_actions_and_targets_in_english(db: Session) -> None:
+    admin = make_admin(db)
+    admin.language = "en"
+    db.add(admin)
+    audit.record(db, "auth.sign_in", actor_id=admin.id, target_type="loginsession", target_id=7)
+    db.commit()
+    at = page("admin_journal", sign_in(db, admin))
+    assert not at.exception
+    rows = {row["code"]: row for row in _table(at)}
+    assert rows["auth.sign_in"]["action"] == "Sign in"
+    assert rows["auth.sign_in"]["target"] == "Session 7"
+    assert at.selectbox(key="journal_target_type").value == ""
+    options = at.selectbox(key="journal_target_type").options
+    assert "Case" in options and "case" not in options
+    at.selectbox(key="journal_target_type").select_index(options.index("Case"))
+    at = at.button(key="FormSubmitter:journal_filters-Filter").click().run()
+    assert not at.exception and _table(at) == []
 
 
 def test_the_export_is_a_link_to_the_authenticated_route_with_the_page_s_filter(

@@ -9,10 +9,11 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from rcp import auth
-from rcp.models import User, UserStatus
+from rcp.models import LoginSession, User, UserStatus
 from rcp.ui import keys
 from tests.factories import PASSWORD, last_sms_code, make_admin, make_user, mobile, sign_in
 from tests.ui.conftest import ROOT, new_app, texts
+from tests.unit.test_browsers import CHROME_LINUX
 
 
 def _submit_form(at, form_key: str):
@@ -181,3 +182,18 @@ def test_account_page_lists_active_sessions(db: Session) -> None:
     assert "(cette session)" in texts(at)
     end_buttons = [b for b in at.button if b.key and b.key.startswith("compte_end_session_")]
     assert len(end_buttons) == 2
+
+
+def test_account_page_names_the_browser_of_each_session(db: Session) -> None:
+    """ "Chrome 156 sur Linux", never the raw user-agent string."""
+    user = make_user(db)
+    token = sign_in(db, user)
+    for login in db.exec(select(LoginSession).where(LoginSession.user_id == user.id)).all():
+        login.user_agent = CHROME_LINUX
+        db.add(login)
+    db.commit()
+    at = new_app(token).run()
+    at.switch_page("pages/mon_compte.py").run()
+    assert not at.exception
+    assert "**Chrome 156 sur Linux** (cette session)" in texts(at)
+    assert "Mozilla" not in texts(at) and "X11" not in texts(at)

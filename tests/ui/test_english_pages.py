@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from rcp.models import LoginSession
 from rcp.ui import language
 from tests.factories import (
     make_case,
@@ -20,6 +21,7 @@ from tests.factories import (
 )
 from tests.ui.conftest import new_app, texts
 from tests.ui.test_directory_pages import page
+from tests.unit.test_browsers import CHROME_LINUX
 
 
 def _labels(at) -> list[str]:
@@ -148,9 +150,14 @@ def test_the_opinion_page_speaks_english(db: Session) -> None:
 def test_my_account_and_the_equipment_test_speak_english(db: Session) -> None:
     user = english_user(db)
     token = sign_in(db, user)
+    for login in db.exec(select(LoginSession).where(LoginSession.user_id == user.id)).all():
+        login.user_agent = CHROME_LINUX
+        db.add(login)
+    db.commit()
     at = page("mon_compte", token)
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Profile", "Security", "Active sessions"]
+    assert "**Chrome 156 on Linux** (this session)" in texts(at)
     labels = _labels(at)
     assert "Current password" in labels and "Change the password" in labels
     for french in ("Mot de passe", "Enregistrer", "Établissement", "Spécialité"):
@@ -187,3 +194,26 @@ def test_the_registrations_queue_speaks_english(db: Session) -> None:
     assert "Approve" in labels and "Refuse" in labels
     assert "Valider" not in labels and "Refuser" not in labels
     assert "1 pending registration, oldest first." in texts(at)
+
+
+def test_the_admin_pages_show_statuses_in_english_never_their_codes(db: Session) -> None:
+    """The outbox's "Statut : outbox" and the accounts' statuses: words, not codes."""
+    from rcp import notify
+    from tests.factories import make_admin
+
+    admin = make_admin(db)
+    admin.language = "en"
+    db.add(admin)
+    db.commit()
+    notify.send_email(db, to="someone@example.org", subject="Hello", body="Body")
+    db.commit()
+    token = sign_in(db, admin)
+    at = page("admin_boite_envoi", token)
+    assert not at.exception
+    shown = texts(at)
+    assert "Status: kept here (no transport configured)" in shown
+    assert "Status: outbox" not in shown and "Status: sent" not in shown
+    at = page("admin_comptes", token)
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert any(label.endswith("active · administrator") for label in labels), labels

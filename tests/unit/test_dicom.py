@@ -1249,3 +1249,34 @@ def test_display_metadata_gives_french_labels_and_formats() -> None:
     assert rows["N° d'image"] == "7"
     assert rows["Taille du pixel"] == "0,7 × 0,7 mm"
     assert rows["Matrice"] == "8 × 8"
+
+
+# -- in English ------------------------------------------------------------------------------
+
+
+def test_refusals_and_warnings_speak_the_reader_s_language() -> None:
+    from rcp import i18n
+
+    data = Path(pydicom.examples.no_meta.filename).read_bytes()
+    with i18n.using("en"), pytest.raises(InvalidInput) as refused:
+        dicom.summarize(data)
+    assert str(refused.value) == (
+        "This file is not a DICOM file. If the problem persists, contact your MDT's assistant."
+    )
+    with pytest.raises(InvalidInput, match="^Ce fichier n'est pas un fichier DICOM"):
+        dicom.summarize(data)  # French unchanged
+    with i18n.using("en"):
+        differences = dicom.identity_differences(
+            _summary("DURAND^PAUL"), last_name="Durand", first_name="Jean", birth_date=None
+        )
+        assert "first name in the DICOM header (“PAUL”)" in differences[0].sentence
+        assert dicom.describe_differences(differences) == (
+            "first name (header “PAUL”, case “Jean”)"
+        )
+        rows = dict(
+            dicom.display_metadata(
+                dicom.summarize(make_slice(series_uid="1.2", instance=7, position=(0.0, 0.0, 0.0)))
+            )
+        )
+        assert rows["Modality"] == "CT scan (CT)" and rows["Pixel size"] == "0.7 × 0.7 mm"
+    assert differences[0].field == "prénom"  # the field's code stays the French id

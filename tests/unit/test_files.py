@@ -631,3 +631,30 @@ def test_zip_with_a_huge_image_is_refused() -> None:
 def test_format_megabytes_uses_french_decimals() -> None:
     assert files.format_megabytes(50 * MB) == "50 Mo"
     assert files.format_megabytes(int(1.5 * MB)) == "1,5 Mo"
+
+
+def test_format_megabytes_follows_the_language() -> None:
+    from rcp import i18n
+
+    with i18n.using("en"):
+        assert files.format_megabytes(50 * MB) == "50 MB"
+        assert files.format_megabytes(int(1.5 * MB)) == "1.5 MB"
+
+
+def test_sizes_and_kinds_in_words_in_both_languages() -> None:
+    from rcp import attachments, i18n
+    from rcp.dates import format_size
+
+    assert format_size(40_141) == "39,2 Ko"
+    assert format_size(512) == "512 octets" and format_size(1) == "1 octet"
+    assert format_size(int(1.5 * MB)) == "1,5 Mo"
+    assert format_size(300 * 1024) == "300 Ko"
+    assert attachments.kind_label("pdf") == "Compte rendu PDF"
+    assert attachments.kind_label("dicom") == "Image DICOM"
+    with i18n.using("en"):
+        assert format_size(40_141) == "39.2 kB"
+        assert format_size(512) == "512 bytes"
+        assert format_size(int(1.5 * MB)) == "1.5 MB"
+        assert attachments.kind_label("pdf") == "PDF report"
+        assert attachments.kind_label("dicom") == "DICOM image"
+        assert attachments.kind_label("image") == "Image"
