@@ -284,7 +284,14 @@ FOCUS_VISIBLE = (
     b":focus-within{outline:3px solid #1f5f99;outline-offset:1px}"
     b"#root label:has(input:focus-visible){outline:3px solid #1f5f99;outline-offset:2px}"
 )
-HEAD_STYLE = b"<style>" + READABLE_CAPTIONS + FOCUS_VISIBLE + b"</style>"
+# Links of lists (meetings on the home page, on an RCP's page) wrap instead of being cut at
+# the column's edge without an ellipsis ("(participation conf"), at 390 px as at 1280.
+WRAPPING_LINKS = (
+    b"#root [data-testid='stPageLink'] a, #root [data-testid='stPageLink'] a *"
+    b"{white-space:normal;overflow:visible;text-overflow:clip;max-width:100%}"
+    b"#root [data-testid='stPageLink'] a{height:auto}"
+)
+HEAD_STYLE = b"<style>" + READABLE_CAPTIONS + FOCUS_VISIBLE + WRAPPING_LINKS + b"</style>"
 
 
 def rewrite_document(body: bytes, language: str, *, platform_name: str) -> bytes:
