@@ -290,6 +290,7 @@ WRAPPING_LINKS = (
     b"#root [data-testid='stPageLink'] a, #root [data-testid='stPageLink'] a *"
     b"{white-space:normal;overflow:visible;text-overflow:clip;max-width:100%}"
     b"#root [data-testid='stPageLink'] a{height:auto}"
+    b"#root [data-testid='stPageLink'] a p{line-height:1.4}"
 )
 HEAD_STYLE = b"<style>" + READABLE_CAPTIONS + FOCUS_VISIBLE + WRAPPING_LINKS + b"</style>"
 
