@@ -3,11 +3,10 @@
 import streamlit as st
 
 from rcp import accounts, meetings, roles
-from rcp.dates import format_datetime
 from rcp.i18n import _, ngettext
 from rcp.permissions import is_admin
 from rcp.ui.context import db, require_user, show_flash
-from rcp.ui.links import meeting_link
+from rcp.ui.links import meeting_label, meeting_link
 
 user = require_user()
 show_flash()
@@ -28,12 +27,12 @@ with left:
         st.caption(_("Aucune invitation en attente."))
     for line in home.invitations:
         with st.container(border=True):
-            meeting_link(line.meeting.id, line.title, icon=":material/mail:")
-            st.caption(
-                _("{when} — ouvrez la séance pour valider ou décliner votre participation.").format(
-                    when=format_datetime(line.meeting.starts_at)
-                )
+            meeting_link(
+                line.meeting.id,
+                meeting_label(line.title, line.meeting.starts_at),
+                icon=":material/mail:",
             )
+            st.caption(_("Ouvrez la séance pour valider ou décliner votre participation."))
     st.subheader(_("Mes prochaines séances"))
     if not home.upcoming:
         st.caption(
@@ -47,8 +46,7 @@ with left:
         }.get(line.status or "", "")
         meeting_link(
             line.meeting.id,
-            f"{line.title} — {format_datetime(line.meeting.starts_at)}"
-            + (f" ({label})" if label else ""),
+            meeting_label(line.title, line.meeting.starts_at) + (f" ({label})" if label else ""),
         )
 with right:
     if home.requests or home.membership_requests or home.understaffed:
@@ -60,7 +58,11 @@ with right:
                     name=row.user.display_name, specialty=roles.qualification(row.user)
                 )
             )
-            meeting_link(line.meeting.id, line.title, icon=":material/front_hand:")
+            meeting_link(
+                line.meeting.id,
+                meeting_label(line.title, line.meeting.starts_at),
+                icon=":material/front_hand:",
+            )
     for trail, row in home.membership_requests:
         with st.container(border=True):
             st.markdown(
@@ -85,7 +87,11 @@ with right:
                     confirmed,
                 ).format(confirmed=confirmed, minimum=minimum)
             )
-            meeting_link(line.meeting.id, line.title, icon=":material/group_off:")
+            meeting_link(
+                line.meeting.id,
+                meeting_label(line.title, line.meeting.starts_at),
+                icon=":material/group_off:",
+            )
 
 if is_admin(user):
     with db() as session:

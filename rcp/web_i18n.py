@@ -29,6 +29,8 @@ from rcp.asgi_scope import cookie, header
 from rcp.i18n import N_, _
 
 SCRIPT = Path(__file__).resolve().parent / "ui" / "assets" / "streamlit_i18n.js"
+# Served in the same file: the skip link's target, hidden frames out of the Tab order.
+KEYBOARD_SCRIPT = SCRIPT.with_name("keyboard.js")
 SCRIPT_ROUTE = "/i18n/streamlit.{language}.js"
 # Paths whose HTML is not Streamlit's document (component frames) or that are not HTML.
 _NOT_DOCUMENT = (
@@ -227,7 +229,8 @@ def script(language: str) -> bytes:
     prelude = "window.__RCP_I18N__ = " + json.dumps(
         table(language, platform_name=get_settings().platform_name), ensure_ascii=False
     )
-    return (prelude + ";\n" + SCRIPT.read_text(encoding="utf-8")).encode()
+    code = SCRIPT.read_text(encoding="utf-8") + KEYBOARD_SCRIPT.read_text(encoding="utf-8")
+    return (prelude + ";\n" + code).encode()
 
 
 @lru_cache(maxsize=len(i18n.LANGUAGES))
@@ -271,9 +274,25 @@ _NOSCRIPT = re.compile(rb"<noscript>.*?</noscript>", re.S)
 # the document's head, so the first paint is already readable. The theme's textColor would do
 # it too, but a custom theme re-mounts the page's widgets when it arrives (a disabled,
 # prefilled e-mail field read empty for a moment: tests/e2e/test_invitations_browser.py).
-READABLE_CAPTIONS = (
-    b"<style>#root [data-testid='stCaptionContainer']{color:#6b6a68;opacity:1}</style>"
+READABLE_CAPTIONS = b"#root [data-testid='stCaptionContainer']{color:#6b6a68;opacity:1}"
+# A visible focus on every control reached by the keyboard (WCAG 2.4.7): Streamlit draws a
+# faint shadow on some, nothing on others (text fields change a border colour only; scrolled
+# panels such as the chat's messages, which Chromium puts in the Tab order, show nothing).
+FOCUS_VISIBLE = (
+    b"#root :focus-visible:not(input,textarea){outline:3px solid #1f5f99;outline-offset:2px}"
+    b"#root :is([data-testid$='RootElement'],[data-testid='stChatInput'],[data-baseweb='select'])"
+    b":focus-within{outline:3px solid #1f5f99;outline-offset:1px}"
+    b"#root label:has(input:focus-visible){outline:3px solid #1f5f99;outline-offset:2px}"
 )
+# Links of lists (meetings on the home page, on an RCP's page) wrap instead of being cut at
+# the column's edge without an ellipsis ("(participation conf"), at 390 px as at 1280.
+WRAPPING_LINKS = (
+    b"#root [data-testid='stPageLink'] a, #root [data-testid='stPageLink'] a *"
+    b"{white-space:normal;overflow:visible;text-overflow:clip;max-width:100%}"
+    b"#root [data-testid='stPageLink'] a{height:auto}"
+    b"#root [data-testid='stPageLink'] a p{line-height:1.4}"
+)
+HEAD_STYLE = b"<style>" + READABLE_CAPTIONS + FOCUS_VISIBLE + WRAPPING_LINKS + b"</style>"
 
 
 def rewrite_document(body: bytes, language: str, *, platform_name: str) -> bytes:
@@ -285,7 +304,7 @@ def rewrite_document(body: bytes, language: str, *, platform_name: str) -> bytes
     body = _NOSCRIPT.sub(lambda _m: noscript, body, count=1)
     tag = f'<script src="{script_url(language)}"></script>\n  '.encode()
     # First thing in <head>: it must run before Streamlit's module script reads the language.
-    return body.replace(b"<head>", b"<head>\n    " + tag + READABLE_CAPTIONS + b"\n  ", 1)
+    return body.replace(b"<head>", b"<head>\n    " + tag + HEAD_STYLE + b"\n  ", 1)
 
 
 def _user_language(token: str) -> str | None:

@@ -17,6 +17,7 @@ from rcp.ui.links import (
     NETWORK_PAGE,
     RCP_PAGE,
     breadcrumbs,
+    meeting_label,
     meeting_link,
     query_int,
 )
@@ -91,7 +92,7 @@ def _meeting_lines(rcp, items, empty: str) -> None:
     if not items:
         st.caption(empty)
     for meeting in items:
-        label = meetings.meeting_title(rcp, meeting)
+        label = meeting_label(meetings.meeting_title(rcp, meeting), meeting.starts_at)
         suffix = _(" — annulée") if meeting.status == "cancelled" else ""
         meeting_link(meeting.id, f"{label}{suffix}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rcp.dates import format_time
 from rcp.directory import Trail
 from rcp.i18n import _
 
@@ -18,6 +19,8 @@ def breadcrumbs(trail: Trail | None = None, *, network=None, family=None, here: 
     """'RCP › ORKID › famille › RCP › here', every level but the last a link."""
     if trail is not None:
         network, family = trail.network, trail.family
+    if trail is not None and here and family is not None and family.name == trail.rcp.name:
+        family = None  # "famille X › RCP X": the RCP's link alone, not the same name twice
     with st.container(horizontal=True, gap="small", key="breadcrumbs"):
         st.page_link(DIRECTORY_PAGE, label=_("RCP"), icon=":material/account_tree:")
         if network is not None:
@@ -31,6 +34,11 @@ def breadcrumbs(trail: Trail | None = None, *, network=None, family=None, here: 
             st.page_link(RCP_PAGE, label=trail.rcp.name, query_params={"id": trail.rcp.id})
         if here:
             st.markdown(f"› **{here}**")
+
+
+def meeting_label(title: str, starts_at) -> str:
+    """'RCP X du 2 décembre 2026 à 14:00': a meeting in a list, with its time."""
+    return _("{title} à {time}").format(title=title, time=format_time(starts_at))
 
 
 def meeting_link(meeting_id: int, label: str, *, icon: str = ":material/event:") -> None:
