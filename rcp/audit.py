@@ -43,6 +43,7 @@ ACTION_LABELS: dict[str, str] = {
     "account.disabled": N_("Compte désactivé"),
     "account.language_changed": N_("Langue du compte modifiée"),
     "account.phone_changed": N_("Numéro de portable modifié"),
+    "account.profession_changed": N_("Profession du compte modifiée"),
     "account.profile_updated": N_("Profil modifié"),
     "account.reactivated": N_("Compte réactivé"),
     "account.registered": N_("Demande d'inscription"),

@@ -94,6 +94,7 @@ MATRIX: tuple[Rule, ...] = (
     Rule("accounts.reactivate", ADMIN),
     Rule("accounts.reset_second_factor", ADMIN),
     Rule("accounts.unlock", ADMIN),
+    Rule("accounts.set_profession", ADMIN, note="only physicians are addressed as Dr"),
     Rule("accounts.read_outbox", ADMIN),
     Rule("accounts.count_outbox", ADMIN),
     Rule("accounts.update_profile", ACTIVE, note="one's own profile"),

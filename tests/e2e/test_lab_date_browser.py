@@ -62,9 +62,19 @@ def test_a_lab_date_typed_day_first_is_stored_as_typed_in_an_english_browser(dem
         user.language = "fr"  # the page speaks French; the browser's own widgets English
         session.add(user)
         session.commit()
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US")
+    # Signed in from a French window (the sign-in page follows the browser's language), then
+    # the same session in a browser whose own widgets speak English.
+    french = browser.new_context(locale="fr-FR")
+    sign_in(french.new_page(), demo, demo_email("medecin1"), PHONES["medecin1"], DEMO_PASSWORD)
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 1000},
+        locale="en-US",
+        storage_state=french.storage_state(),
+    )
+    french.close()
     page = ctx.new_page()
-    sign_in(page, demo, demo_email("medecin1"), PHONES["medecin1"], DEMO_PASSWORD)
+    page.goto(demo.url + "/")
+    wait_idle(page)
     page.get_by_role("link", name=re.compile(r"RCP GEM et SNI .* du ")).first.click()
     page.wait_for_url(re.compile(r"/seance\?id=\d+"))
     meeting_id = page.url.rsplit("=", 1)[1]

@@ -461,7 +461,8 @@ def test_a_browser_killed_without_leaving_disappears_and_its_leave_is_recorded(
     profile = tempfile.mkdtemp(prefix="killed-chromium-")
     proc = subprocess.Popen(
         [CHROMIUM, *CHROMIUM_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}"]
-        + ["about:blank"],
+        # French pages: they follow Accept-Language, en-US by default (--lang does not change it).
+        + ["--accept-lang=fr-FR,fr", "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

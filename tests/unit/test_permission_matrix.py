@@ -275,6 +275,9 @@ CALLS: dict[str, Call] = {
         s, actor=a, user_id=w.target_id
     ),
     "accounts.unlock": lambda s, a, w: accounts.unlock(s, actor=a, user_id=w.target_id),
+    "accounts.set_profession": lambda s, a, w: accounts.set_profession(
+        s, actor=a, user_id=w.target_id, profession="pharmacist"
+    ),
     "accounts.read_outbox": lambda s, a, w: accounts.read_outbox(s, actor=a),
     "accounts.count_outbox": lambda s, a, w: accounts.count_outbox(s, actor=a),
     "accounts.update_profile": lambda s, a, w: accounts.update_profile(
