@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PHONE, shot, sign_in, wait_idle
 
 GUEST_EMAIL = "claire.morel@chu.example"
@@ -47,7 +49,9 @@ def test_invitation_link_leads_to_a_prefilled_registration_seen_by_the_admin(
     wait_idle(guest)
     guest.get_by_text(f"Vous avez été invité par {ADMIN_NAME}").wait_for()
     email_field = guest.get_by_role("textbox", name="Adresse e-mail professionnelle")
-    assert email_field.input_value() == GUEST_EMAIL
+    # Streamlit fills the disabled field a moment after the page's text (read empty twice on
+    # a loaded machine): Playwright's assertion waits for the value.
+    expect(email_field).to_have_value(GUEST_EMAIL)
     assert email_field.is_disabled()
     guest.get_by_label("Nom", exact=True).fill("Morel")
     guest.get_by_label("Prénom").fill("Claire")

@@ -129,8 +129,10 @@ def test_quick_start_serves_the_demo_on_loopback_only_and_says_so(
     page = context.new_page()
     try:
         demo_sign_in(page, f"http://localhost:{port}", "medecin1@orkid.example")
-        # "Mes prochaines séances", soonest first: "RCP … du 1er décembre 2026 — 01/12/2026 …"
-        page.locator("a", has_text=re.compile(r"adulte du .* — \d\d/\d\d/")).first.click()
+        # "Mes prochaines séances", soonest first: "RCP … adulte du 1er décembre 2026 à 14:00
+        # (participation confirmée)" (the pending invitations above have no status).
+        confirmed = re.compile(r"adulte du .* à \d\d:\d\d \(participation confirmée\)")
+        page.locator("a", has_text=confirmed).first.click()
         wait_idle(page)
         page.get_by_role("link", name="Rejoindre la visio-conférence").wait_for()
         for patient in ("DEMOLIN Lucie", "FICTIF Paul", "SPECIMEN Jeanne"):
