@@ -39,7 +39,7 @@ fi
 .venv/bin/ruff check .
 # Two processes (pytest-xdist), a test file each at a time: a file's browser server and
 # database are module fixtures, shared by its tests. RCP_TEST_JOBS=1 runs one process.
-jobs=(-n "${RCP_TEST_JOBS:-2}" --dist loadfile)
+jobs=(-n "${RCP_TEST_JOBS:-2}" --dist loadfile --durations=15)
 echo "== full suite (SQLite, AppTest, Chromium)"
 env -u RCP_TEST_DATABASE_URL .venv/bin/python -m pytest -q -p no:cacheprovider "${jobs[@]}" tests "$@"
 if [ -n "${RCP_TEST_DATABASE_URL:-}" ]; then
